@@ -1,0 +1,232 @@
+"""MediaPipe FaceLandmarker: locating its model file, reading images, and detecting faces.
+
+mediapipe is imported lazily (inside functions) so that `emotui --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import config
+from .errors import ImageReadError, LandmarkerModelError
+
+LANDMARKER_FILENAME = "face_landmarker.task"
+LANDMARKER_URL = (
+    "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
+)
+LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+N_LANDMARKS = 478
+# MediaPipe's fixed output order of the 52 blendshape scores.
+BLENDSHAPE_NAMES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
+    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
+    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
+    "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+# The landmarker works on a 192 px face crop; decoding huge photos at full size only costs time and memory.
+MAX_DETECT_SIDE = 2048
+
+ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total or 0)
+
+
+# ---------------------------------------------------------------- model file
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_landmarker(path: Path) -> str:
+    """Return the file's sha256, or raise when it is not the expected FaceLandmarker bundle."""
+    if not path.is_file():
+        raise LandmarkerModelError(f"landmarker model not found: {path}")
+    checksum = sha256_of(path)
+    if checksum != LANDMARKER_SHA256:
+        size = path.stat().st_size
+        raise LandmarkerModelError(
+            f"{path} is not the expected face_landmarker.task (sha256 {checksum[:12]}..., {size} bytes; "
+            f"expected {LANDMARKER_SHA256[:12]}...): delete it and run again to download it, or replace it"
+        )
+    return checksum
+
+
+def download_landmarker(dest: Path, on_progress: ProgressFn | None = None, url: str | None = None) -> Path:
+    """Download to a temporary file beside dest, verify it, then rename: a partial download is never used."""
+    url = url or os.environ.get("EMOTUI_LANDMARKER_URL", LANDMARKER_URL)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name, suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while block := response.read(1 << 16):
+                out.write(block)
+                done += len(block)
+                if on_progress:
+                    on_progress(done, total)
+        verify_landmarker(tmp)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise LandmarkerModelError(
+            f"cannot download the face landmarker model ({reason}); download {LANDMARKER_URL} "
+            f"and put it at {dest}, or pass --landmarker PATH / set EMOTUI_LANDMARKER"
+        ) from None
+    except LandmarkerModelError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def resolve_landmarker(
+    explicit: str | Path | None = None, *, download: bool = True, on_progress: ProgressFn | None = None
+) -> Path:
+    """--landmarker PATH > $EMOTUI_LANDMARKER > <models dir>/face_landmarker.task > download into models dir."""
+    chosen = explicit or os.environ.get("EMOTUI_LANDMARKER")
+    if chosen:
+        path = Path(chosen).expanduser()
+        verify_landmarker(path)
+        return path
+    path = config.models_dir() / LANDMARKER_FILENAME
+    if path.exists():
+        verify_landmarker(path)
+        return path
+    if not download:
+        raise LandmarkerModelError(
+            f"no face landmarker model: put {LANDMARKER_FILENAME} at {path} (from {LANDMARKER_URL})"
+        )
+    return download_landmarker(path, on_progress)
+
+
+# ---------------------------------------------------------------- images
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode any image OpenCV reads (grey, RGBA, 16-bit, EXIF-rotated) into 8-bit RGB."""
+    import cv2
+
+    path = Path(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode also handles non-ASCII paths
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if data.size == 0:
+        raise ImageReadError(f"empty file: {path}")
+    # IMREAD_COLOR converts grey and alpha to 3 channels, scales 16-bit down and applies EXIF orientation.
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageReadError(f"not a readable image: {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+# ---------------------------------------------------------------- faces
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """One detected face. Landmarks are MediaPipe's: x, y normalised to the image, z at the scale of x."""
+
+    landmarks: np.ndarray  # (478, 3) float32
+    blendshapes: np.ndarray  # (52,) float32, BLENDSHAPE_NAMES order
+    transform: np.ndarray  # (4, 4) float32 facial transformation matrix (canonical face -> camera)
+    bbox: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the original image
+
+    @property
+    def area(self) -> float:
+        x0, y0, x1, y1 = self.bbox
+        return max(0.0, x1 - x0) * max(0.0, y1 - y0)
+
+
+def _bbox(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+    xs = np.clip(landmarks[:, 0], 0.0, 1.0) * width
+    ys = np.clip(landmarks[:, 1], 0.0, 1.0) * height
+    return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
+
+
+class Landmarker:
+    """A FaceLandmarker in IMAGE or VIDEO mode. Create it in the thread or process that uses it.
+
+    Faces come back largest first.
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        video: bool = False,
+        max_faces: int = 1,
+        min_confidence: float = 0.5,
+    ) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.model_path = resolve_landmarker(model_path)
+        self.video = video
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_faces=max(1, int(max_faces)),
+            min_face_detection_confidence=min_confidence,
+            min_face_presence_confidence=min_confidence,
+            min_tracking_confidence=min_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        self._task = vision.FaceLandmarker.create_from_options(options)
+        self._last_ts = -1
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Face]:
+        """Faces in an RGB uint8 image. VIDEO mode needs increasing timestamps; equal ones are nudged forward."""
+        import cv2
+        import mediapipe as mp
+
+        height, width = rgb.shape[:2]
+        scale = MAX_DETECT_SIDE / max(height, width)
+        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(small))
+        if self.video:
+            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
+            ts = max(ts, self._last_ts + 1)
+            self._last_ts = ts
+            result = self._task.detect_for_video(image, ts)
+        else:
+            result = self._task.detect(image)
+        faces = []
+        for i, points in enumerate(result.face_landmarks):
+            landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+            shapes = result.face_blendshapes[i] if result.face_blendshapes else []
+            blendshapes = np.array([c.score for c in shapes], dtype=np.float32)
+            if blendshapes.shape != (len(BLENDSHAPE_NAMES),):
+                blendshapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
+            matrices = result.facial_transformation_matrixes
+            transform = np.asarray(matrices[i], dtype=np.float32) if matrices else np.eye(4, dtype=np.float32)
+            faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), _bbox(landmarks, width, height)))
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces
+
+    def close(self) -> None:
+        if self._task is not None:
+            self._task.close()
+            self._task = None
+
+    def __enter__(self) -> Landmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
