@@ -5,6 +5,7 @@ mediapipe is imported lazily (inside functions) so that `emotui --help` stays fa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -139,6 +140,24 @@ def read_image(path: str | Path) -> np.ndarray:
 
 # ---------------------------------------------------------------- faces
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """MediaPipe's C++ side logs a screenful of glog warnings to fd 2 whenever a task is created, which would
+    bury the CLI's progress and scribble over a terminal UI. No environment variable turns them off in 1.x."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @dataclass(frozen=True, slots=True)
 class Face:
     """One detected face. Landmarks are MediaPipe's: x, y normalised to the image, z at the scale of x."""
@@ -188,7 +207,8 @@ class Landmarker:
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
-        self._task = vision.FaceLandmarker.create_from_options(options)
+        with _native_stderr_silenced():
+            self._task = vision.FaceLandmarker.create_from_options(options)
         self._last_ts = -1
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Face]:
