@@ -301,10 +301,10 @@ class LogStore:
         jsonl). Returns the number of rows."""
         if fmt not in FORMATS:
             raise UsageError(f"unknown export format {fmt!r}: use one of {', '.join(FORMATS)}")
+        if fmt == "parquet" and out is None:
+            raise UsageError("parquet is binary: give --out FILE")
         rows = self.rows(session=session, all_sessions=all_sessions, since=since, until=until)
         if fmt == "parquet":
-            if out is None:
-                raise UsageError("parquet is binary: give --out FILE")
             return _write_parquet(rows, out)
         if out is None:
             return _write_text(fmt, rows, sys.stdout)
