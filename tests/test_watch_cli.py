@@ -100,7 +100,7 @@ def test_readable_lines_and_no_face_records(standin):
     result = run("watch", "--source", str(MEDIA / "no_face.mp4"), "--interval", "0", "--fast", "--frames", "3",
                  "--headless")
     assert result.exit_code == 0, result.stderr
-    assert [line.split()[1:4] for line in result.stdout.splitlines()] == [["frame", str(i), "0"][:2] + ["no"]
+    assert [line.split()[1:5] for line in result.stdout.splitlines()] == [["frame", str(i), "no", "face"]
                                                                           for i in range(3)]
     single = run("watch", "--source", str(MEDIA / "single_face.mp4"), "--interval", "0", "--fast", "--frames",
                  "2", "--headless")
