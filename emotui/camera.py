@@ -139,7 +139,7 @@ class VideoCaptureSource(FrameSource):
         self._lock = threading.Lock()  # a read in the capture thread and close() in another never overlap
         self._open()
 
-    def _open(self) -> None:
+    def _open(self, *, explain: bool = True) -> None:
         cv2 = _cv2()
         api = _api_preference(self.backend)
         if self.kind == "stream" and self.backend == "auto":
@@ -152,7 +152,8 @@ class VideoCaptureSource(FrameSource):
             cap = cv2.VideoCapture(self.target, api)
         if not cap.isOpened():
             cap.release()
-            raise SourceError(self._open_failure())
+            # Retries skip the explanation: probing other cameras is slow on some platforms.
+            raise SourceError(self._open_failure() if explain else f"cannot reopen {self.spec}")
         if self.resolution and self.live:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.resolution[0])
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
@@ -208,7 +209,7 @@ class VideoCaptureSource(FrameSource):
         # Live timestamps carry on from where they were, so VIDEO mode detection stays monotonic.
         self._offset = max(self._last_ts, 0.0) + 1.0
         self.close()
-        self._open()
+        self._open(explain=False)
 
     def close(self) -> None:
         # A read stuck on a dead device must not hang the caller: then the capture is left to the process exit.

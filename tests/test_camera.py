@@ -126,7 +126,7 @@ def test_a_stream_that_ends_is_lost_and_can_be_reopened(http_video):
     assert source.read().rgb.shape == (360, 640, 3)
     server.shutdown()
     server.server_close()
-    with pytest.raises(SourceError, match="cannot open stream"):
+    with pytest.raises(SourceError, match="cannot reopen http"):
         source.reopen()
 
 

@@ -157,7 +157,7 @@ def test_stop_duration_and_frame_limits_end_the_session_cleanly(predictor, store
     assert summary.reason == "stopped" and summary.frames_analysed == 5
     assert store.session(summary.session).ended_cleanly is True
     summary, _, _ = watch(MEDIA / "WolfgangLanger_Pexels.mp4", predictor, store, interval=0, duration=1.0)
-    assert summary.reason == "duration" and 0.9 < summary.seconds < 2.0 and 10 < summary.frames_analysed < 30
+    assert summary.reason == "duration" and 0.9 < summary.seconds < 2.5 and 5 < summary.frames_analysed <= 26
 
 
 def test_frames_are_saved_only_when_asked(tmp_path, predictor, store, _isolated_data):
