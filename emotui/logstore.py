@@ -217,29 +217,33 @@ class LogStore:
 
     def sessions(self) -> list[SessionInfo]:
         """All sessions, oldest first."""
+        return self._infos("", ())
+
+    def session(self, session: str) -> SessionInfo:
+        """One session by id or unique id prefix."""
+        matches = self._infos("WHERE s.id = ?", (session,)) or self._infos(
+            "WHERE substr(s.id, 1, ?) = ?", (len(session), session))
+        if len(matches) != 1:
+            what = "matches several sessions in the log" if matches else "is not in the log"
+            raise EmotuiError(f"session {session!r} {what} {self.path} (see `emotui sessions`)")
+        return matches[0]
+
+    def _infos(self, where: str, params: Sequence[Any]) -> list[SessionInfo]:
         with self._lock:
             rows = self._conn.execute(
-                """SELECT s.id, s.started, s.ended, s.source, s.model_id, s.model_checksum, s.settings,
+                f"""SELECT s.id, s.started, s.ended, s.source, s.model_id, s.model_checksum, s.settings,
                           s.ended_cleanly, s.end_reason,
                           (SELECT COUNT(DISTINCT frame) FROM predictions p WHERE p.session = s.id),
                           (SELECT COUNT(*) FROM predictions p WHERE p.session = s.id AND p.label IS NOT NULL),
                           (SELECT COUNT(*) FROM gaps g WHERE g.session = s.id)
-                   FROM sessions s ORDER BY s.started, s.id"""
+                   FROM sessions s {where} ORDER BY s.started, s.id""",
+                params,
             ).fetchall()
         return [
             SessionInfo(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"),
                         None if r[7] is None else bool(r[7]), r[8], r[9], r[10], r[11])
             for r in rows
         ]
-
-    def session(self, session: str) -> SessionInfo:
-        matches = [s for s in self.sessions() if s.id == session] or [
-            s for s in self.sessions() if s.id.startswith(session)
-        ]
-        if len(matches) != 1:
-            what = "matches several sessions" if matches else "is not in the log"
-            raise EmotuiError(f"session {session!r} {what} {self.path} (see `emotui sessions`)")
-        return matches[0]
 
     def gaps(self, session: str) -> list[dict[str, Any]]:
         with self._lock:
