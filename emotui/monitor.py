@@ -205,8 +205,8 @@ def run_monitor(
         raise UsageError("interval must be >= 0, duration and frames > 0")
     if max_faces < 1:
         raise UsageError("max faces must be at least 1")
-    order = _class_order(predictor)
-    smoother = EmaSmoother(smooth)
+    _class_order(predictor)
+    EmaSmoother(smooth)  # bad settings fail before anything opens
     stop = stop or threading.Event()
     from .landmarker import Landmarker
 
@@ -218,160 +218,171 @@ def run_monitor(
             src = resources.enter_context(open_source(source, backend=backend, resolution=resolution))
         detector = resources.enter_context(
             Landmarker(landmarker, video=not src.independent_frames, max_faces=max_faces))
-        return _watch(src, detector, log, predictor, order, smoother, stop, on_event, interval=interval,
-                      max_faces=max_faces, smooth=smooth, duration=duration, frames=frames, fast=fast,
-                      uncertain_below=uncertain_below, save_frames=save_frames, backend=backend,
-                      resolution=resolution, reconnect_timeout=reconnect_timeout, backoff=backoff)
+        settings = dict(interval=interval, max_faces=max_faces, smooth=smooth, duration=duration, frames=frames,
+                        fast=fast, uncertain_below=uncertain_below, backend=backend,
+                        save_frames=str(save_frames) if save_frames else None,
+                        resolution=list(resolution) if resolution else None, landmarker=str(detector.model_path))
+        session = log.start_session(source=src.spec, model_id=getattr(predictor, "model_id", None),
+                                    model_checksum=getattr(predictor, "checksum", None), settings=settings)
+        fast = fast and not src.live  # a camera cannot be read faster than it delivers
+        capture = _Capture(src, lossless=fast, paced=not fast and not src.live,
+                           reconnect_timeout=reconnect_timeout, backoff=backoff)
+        watch = _Watch(src, detector, log, session, predictor, on_event, max_faces=max_faces, smooth=smooth,
+                       uncertain_below=uncertain_below, save_frames=save_frames)
+        return watch.run(capture, stop, interval=interval, duration=duration, frames=frames, fast=fast)
 
 
-def _watch(src, detector, log, predictor, order, smoother, stop, on_event, *, interval, max_faces, smooth,
-           duration, frames, fast, uncertain_below, save_frames, backend, resolution, reconnect_timeout, backoff):
-    settings = dict(interval=interval, max_faces=max_faces, smooth=smooth, duration=duration, frames=frames,
-                    fast=fast, uncertain_below=uncertain_below, save_frames=str(save_frames) if save_frames else None,
-                    backend=backend, resolution=list(resolution) if resolution else None,
-                    landmarker=str(detector.model_path))
-    session = log.start_session(source=src.spec, model_id=getattr(predictor, "model_id", None),
-                                model_checksum=getattr(predictor, "checksum", None), settings=settings)
-    summary = MonitorSummary(session=session, source=src.spec, reason="", db=str(log.path))
-    frames_dir = Path(save_frames) / session if save_frames else None
-    if frames_dir:
-        frames_dir.mkdir(parents=True, exist_ok=True)
-    fast = fast and not src.live  # a camera cannot be read faster than it delivers
-    capture = _Capture(src, lossless=fast, paced=not fast and not src.live,
-                       reconnect_timeout=reconnect_timeout, backoff=backoff)
-    tracker = Tracker()
-    sums = dict.fromkeys(("capture", "landmarks", "classify", "total"), 0.0)
-    log_total = 0.0
-    open_gap: int | None = None
-    next_due: float | None = None
-    started = time.monotonic()
-    error: BaseException | None = None
-    on_event(SourceState("open", src.describe()))
-    capture.start()
-    try:
-        while True:
-            # -- why we might stop
-            if stop.is_set():
-                summary.reason = "stopped"
-                break
-            if duration is not None and time.monotonic() - started >= duration:
-                summary.reason = "duration"
-                break
-            if frames is not None and summary.frames_analysed >= frames:
-                summary.reason = "frames"
-                break
-            # -- what the capture thread has to say
+class _Watch:
+    """One session: turns the capture thread's frames and notices into log rows and events (in one thread)."""
+
+    def __init__(self, src, detector, log, session, predictor, on_event, *, max_faces, smooth, uncertain_below,
+                 save_frames) -> None:
+        self.src, self.detector, self.log, self.session = src, detector, log, session
+        self.predictor, self.order, self.on_event = predictor, _class_order(predictor), on_event
+        self.max_faces, self.uncertain_below = max_faces, uncertain_below
+        self.smoother, self.tracker = EmaSmoother(smooth), Tracker()
+        self.frames_dir = Path(save_frames) / session if save_frames else None
+        if self.frames_dir:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.summary = MonitorSummary(session=session, source=src.spec, reason="", db=str(log.path))
+        self.sums = dict.fromkeys(("capture", "landmarks", "classify", "total"), 0.0)
+        self.log_total = 0.0
+        self.open_gap: int | None = None
+
+    def run(self, capture: _Capture, stop: threading.Event, *, interval, duration, frames, fast) -> MonitorSummary:
+        summary = self.summary
+        next_due: float | None = None
+        started = time.monotonic()
+        error: BaseException | None = None
+        self.on_event(SourceState("open", self.src.describe()))
+        capture.start()
+        try:
             while True:
-                try:
-                    notice = capture.notices.get_nowait()
-                except queue.Empty:
+                if stop.is_set():
+                    summary.reason = "stopped"
                     break
-                kind = notice[0]
-                if kind == "unreadable":
-                    summary.unreadable += 1
-                    on_event(ItemFailed("monitor", src.spec, "unreadable", notice[1]))
-                elif kind == "lost":
-                    open_gap = log.open_gap(session, utc_iso(notice[2]), notice[1])
-                    summary.gaps.append({"started": utc_iso(notice[2]), "ended": None, "reason": notice[1],
-                                         "recovered": False})
-                    on_event(SourceState("lost", notice[1]))
-                elif kind == "retrying":
-                    on_event(SourceState("retrying", notice[1]))
-                elif kind in ("recovered", "gave_up"):
-                    recovered = kind == "recovered"
-                    if open_gap is not None:
-                        log.close_gap(open_gap, utc_iso(notice[1]), recovered=recovered)
-                        summary.gaps[-1].update(ended=utc_iso(notice[1]), recovered=recovered)
-                        open_gap = None
-                    if recovered:
-                        on_event(SourceState("open", f"{src.describe()} is back"))
-                    else:
-                        summary.reason = "source lost"
-                        on_event(SourceState("lost", notice[2]))
-                elif kind == "error":
-                    raise SourceError(f"reading {src.spec} failed: {notice[1]}") from notice[1]
-            # -- wait for the next due time (wall clock) when watching live
-            if not fast and interval > 0 and next_due is not None:
-                wait = next_due - time.time()
-                if wait > 0:
-                    stop.wait(min(wait, 0.1))
+                if duration is not None and time.monotonic() - started >= duration:
+                    summary.reason = "duration"
+                    break
+                if frames is not None and summary.frames_analysed >= frames:
+                    summary.reason = "frames"
+                    break
+                self.report(capture.notices)
+                if not fast and interval > 0 and next_due is not None:  # watching live: sleep until due
+                    wait = next_due - time.time()
+                    if wait > 0:
+                        stop.wait(min(wait, 0.1))
+                        continue
+                item = capture.handoff.take(0.1)
+                if item is None:
                     continue
-            item = capture.handoff.take(0.1)
-            if item is None:
-                continue
-            if item is _END:
-                if capture.notices.empty():
-                    summary.reason = summary.reason or "source ended"
-                    break
-                continue  # report the capture thread's last notices first
-            frame = item
-            clock = frame.timestamp_ms / 1000.0 if fast else frame.wall_time
-            if interval > 0 and next_due is not None and clock < next_due:
-                summary.skipped += 1  # a frame from before the due time: never analyse a stale one
-                continue
-            if interval > 0:
-                next_due = clock + interval if next_due is None or next_due + interval <= clock else next_due + interval
-            # -- analyse
-            t0 = time.perf_counter()
-            ts = None if src.independent_frames else int(frame.timestamp_ms)
-            faces = detector.detect(frame.rgb, ts)[:max_faces]
-            t1 = time.perf_counter()
-            probs = np.asarray(predictor.predict(faces), dtype=np.float64)[:, order] if faces else None
-            t2 = time.perf_counter()
-            ids = tracker.update([f.bbox for f in faces])
-            for gone in tracker.retired:
-                smoother.forget(gone)
-            when = utc_iso(frame.wall_time)
-            events = []
-            for i, (face, track) in enumerate(zip(faces, ids)):
-                raw = probs[i]
-                smoothed = smoother.update(track, raw)
-                best = int(np.argmax(smoothed))
-                events.append(dict(track=track, label=CLASSES[best], confidence=float(smoothed[best]),
-                                   probabilities=dict(zip(CLASSES, map(float, raw))),
-                                   smoothed=dict(zip(CLASSES, map(float, smoothed))),
-                                   bbox=tuple(float(v) for v in face.bbox),
-                                   uncertain=bool(smoothed[best] < uncertain_below), landmarks=face.landmarks))
-            if not events:
-                events.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
-            t3 = time.perf_counter()
-            latency = {"capture": frame.read_ms, "landmarks": (t1 - t0) * 1000.0, "classify": (t2 - t1) * 1000.0,
-                       "total": frame.read_ms + (t3 - t0) * 1000.0}
-            predictions = [Prediction(time=when, session=session, frame=frame.index, latency_ms=latency,
-                                      source_ms=float(frame.timestamp_ms), **e) for e in events]
-            log.log_frame(predictions)
-            log_total += (time.perf_counter() - t3) * 1000.0
-            if frames_dir is not None:
-                _save_frame(frames_dir, frame)
-            summary.frames_analysed += 1
-            summary.faces += len(faces)
-            summary.no_face_frames += not faces
-            for key in sums:
-                sums[key] += latency[key]
-            for prediction in predictions:
-                on_event(prediction)
-    except KeyboardInterrupt:
-        summary.reason = "interrupted"
-        raise
-    except BaseException as exc:
-        error = exc
-        summary.reason = f"error: {exc}"
-        raise
-    finally:
-        capture.halt.set()
-        capture.join(timeout=5.0)
-        summary.frames_read = capture.frames_read
-        summary.skipped += capture.handoff.overwritten
-        summary.seconds = time.monotonic() - started
-        n = max(summary.frames_analysed, 1)
-        summary.latency_ms = {k: v / n for k, v in sums.items()}
-        summary.log_ms = log_total / n
-        if open_gap is not None:
-            log.close_gap(open_gap, utc_iso(), recovered=False)
-        log.end_session(session, clean=error is None, reason=summary.reason)
-    on_event(SourceState("ended", summary.reason))
-    on_event(Finished("monitor", summary.as_dict(), cancelled=summary.reason == "stopped"))
-    return summary
+                if item is _END:
+                    if capture.notices.empty():  # report the capture thread's last notices first
+                        summary.reason = summary.reason or "source ended"
+                        break
+                    continue
+                clock = item.timestamp_ms / 1000.0 if fast else item.wall_time
+                if interval > 0:
+                    if next_due is not None and clock < next_due:
+                        summary.skipped += 1  # from before the due time: never analyse a stale frame
+                        continue
+                    next_due = clock + interval if next_due is None or next_due + interval <= clock \
+                        else next_due + interval
+                self.analyse(item)
+        except KeyboardInterrupt:
+            summary.reason = "interrupted"
+            raise
+        except BaseException as exc:
+            error = exc
+            summary.reason = f"error: {exc}"
+            raise
+        finally:
+            capture.halt.set()
+            capture.join(timeout=5.0)
+            summary.frames_read = capture.frames_read
+            summary.skipped += capture.handoff.overwritten
+            summary.seconds = time.monotonic() - started
+            n = max(summary.frames_analysed, 1)
+            summary.latency_ms = {k: v / n for k, v in self.sums.items()}
+            summary.log_ms = self.log_total / n
+            if self.open_gap is not None:
+                self.log.close_gap(self.open_gap, utc_iso(), recovered=False)
+            self.log.end_session(self.session, clean=error is None, reason=summary.reason)
+        self.on_event(SourceState("ended", summary.reason))
+        self.on_event(Finished("monitor", summary.as_dict(), cancelled=summary.reason == "stopped"))
+        return summary
+
+    def report(self, notices: queue.SimpleQueue) -> None:
+        """What the capture thread said: unreadable frames, a lost source, retries, its return or loss."""
+        summary = self.summary
+        while True:
+            try:
+                kind, *detail = notices.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "unreadable":
+                summary.unreadable += 1
+                self.on_event(ItemFailed("monitor", self.src.spec, "unreadable", detail[0]))
+            elif kind == "lost":
+                message, when = detail
+                self.open_gap = self.log.open_gap(self.session, utc_iso(when), message)
+                summary.gaps.append({"started": utc_iso(when), "ended": None, "reason": message, "recovered": False})
+                self.on_event(SourceState("lost", message))
+            elif kind == "retrying":
+                self.on_event(SourceState("retrying", detail[0]))
+            elif kind in ("recovered", "gave_up"):
+                recovered = kind == "recovered"
+                if self.open_gap is not None:
+                    self.log.close_gap(self.open_gap, utc_iso(detail[0]), recovered=recovered)
+                    summary.gaps[-1].update(ended=utc_iso(detail[0]), recovered=recovered)
+                    self.open_gap = None
+                if recovered:
+                    self.on_event(SourceState("open", f"{self.src.describe()} is back"))
+                else:
+                    summary.reason = "source lost"
+                    self.on_event(SourceState("lost", detail[1]))
+            elif kind == "error":
+                raise SourceError(f"reading {self.src.spec} failed: {detail[0]}") from detail[0]
+
+    def analyse(self, frame) -> None:
+        """Landmarks, classifier, tracks, smoothing; then one log transaction and the events."""
+        t0 = time.perf_counter()
+        timestamp = None if self.src.independent_frames else int(frame.timestamp_ms)
+        faces = self.detector.detect(frame.rgb, timestamp)[: self.max_faces]
+        t1 = time.perf_counter()
+        probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order] if faces else None
+        t2 = time.perf_counter()
+        ids = self.tracker.update([f.bbox for f in faces])
+        for gone in self.tracker.retired:
+            self.smoother.forget(gone)
+        records = []
+        for face, track, raw in zip(faces, ids, probs if faces else []):
+            smoothed = self.smoother.update(track, raw)
+            best = int(np.argmax(smoothed))
+            records.append(dict(track=track, label=CLASSES[best], confidence=float(smoothed[best]),
+                                probabilities=dict(zip(CLASSES, map(float, raw))),
+                                smoothed=dict(zip(CLASSES, map(float, smoothed))),
+                                bbox=tuple(float(v) for v in face.bbox),
+                                uncertain=bool(smoothed[best] < self.uncertain_below), landmarks=face.landmarks))
+        if not records:
+            records.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
+        t3 = time.perf_counter()
+        latency = {"capture": frame.read_ms, "landmarks": (t1 - t0) * 1000.0, "classify": (t2 - t1) * 1000.0,
+                   "total": frame.read_ms + (t3 - t0) * 1000.0}
+        when = utc_iso(frame.wall_time)
+        predictions = [Prediction(time=when, session=self.session, frame=frame.index, latency_ms=latency,
+                                  source_ms=float(frame.timestamp_ms), **r) for r in records]
+        self.log.log_frame(predictions)
+        self.log_total += (time.perf_counter() - t3) * 1000.0
+        if self.frames_dir is not None:
+            _save_frame(self.frames_dir, frame)
+        self.summary.frames_analysed += 1
+        self.summary.faces += len(faces)
+        self.summary.no_face_frames += not faces
+        for key in self.sums:
+            self.sums[key] += latency[key]
+        for prediction in predictions:
+            self.on_event(prediction)
 
 
 def _save_frame(folder: Path, frame) -> None:
