@@ -148,8 +148,11 @@ def wait_for_rows(db, at_least, process, timeout=60.0):
         assert process.poll() is None, process.communicate()
         if db.exists():
             try:
-                with sqlite3.connect(db) as conn:
+                conn = sqlite3.connect(db)
+                try:
                     count = conn.execute("SELECT COUNT(*) FROM predictions").fetchone()[0]
+                finally:
+                    conn.close()
                 if count >= at_least:
                     return count
             except sqlite3.OperationalError:
@@ -172,14 +175,18 @@ def test_kill_9_loses_at_most_the_frame_in_flight(tmp_path):
         if process.poll() is None:
             process.kill()
     printed = [json.loads(line) for line in process.stdout.read().splitlines() if line.strip()]
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
     with LogStore(db) as store:
         (info,) = store.sessions()
         assert info.ended_cleanly is False and "without closing" in info.end_reason and info.ended
         rows = list(store.rows())
     assert len(rows) >= seen
-    assert [r[2] for r in rows] == list(range(len(rows)))  # every logged frame is whole, none missing
+    frames = [r[2] for r in rows]
+    # One face in view: one row per analysed frame, so every logged frame is whole. (At the real rate a loaded
+    # machine may skip frames to stay fresh, so frame numbers rise but need not be consecutive.)
+    assert frames == sorted(set(frames)) and frames[0] == 0
     # A frame is logged, then printed: everything printed was logged, and at most one logged frame was not printed.
     assert 0 <= len(rows) - len(printed) <= 1
     assert [p["frame"] for p in printed] == [r[2] for r in rows][: len(printed)]
