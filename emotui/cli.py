@@ -12,8 +12,16 @@ from . import __version__
 from .errors import EmotuiError
 
 # name -> "module:attribute" of a click command
-COMMANDS: dict[str, str] = {}
-HELP: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "watch": "emotui.commands.watch:watch",
+    "sessions": "emotui.commands.sessions:sessions",
+    "export": "emotui.commands.export:export",
+}
+HELP: dict[str, str] = {
+    "watch": "Watch a camera, video, image folder or stream and log predictions.",
+    "sessions": "List the monitoring sessions in the prediction log.",
+    "export": "Export the prediction log as CSV, JSONL or Parquet.",
+}
 
 
 class LazyGroup(click.Group):

@@ -71,6 +71,7 @@ class Prediction:
     latency_ms: dict[str, float]
     uncertain: bool = False
     landmarks: Any = None  # (478, 3) array for the landmark preview; never logged
+    source_ms: float | None = None  # the frame's time in its source (a video's own clock; ms since open if live)
 
 
 @dataclass(frozen=True, slots=True)

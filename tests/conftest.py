@@ -30,3 +30,11 @@ def _isolated_data(tmp_path_factory, monkeypatch):  # noqa: ANN001
     monkeypatch.setenv("EMOTUI_DATA", str(home))
     monkeypatch.delenv("EMOTUI_DB", raising=False)
     return home
+
+
+@pytest.fixture(scope="session")
+def predictor():
+    """The classifier the monitor tests use (a labelled stand-in until emotui.predictor is merged)."""
+    from .standin_predictor import load_test_predictor
+
+    return load_test_predictor()

@@ -1,0 +1,155 @@
+"""Monitor speed and memory, as ratios against baselines measured in the same run (the machine is shared).
+
+    python benchmarks/bench_monitor.py [--video PATH] [--rounds 5] [--minutes 10] [--skip-memory]
+
+1. throughput: frames/s of the whole pipeline (run_monitor --interval 0 --fast: decode, landmarks, classify,
+   track, smooth, log to SQLite) / frames/s of a bare decode + FaceLandmarker loop over the same frames.
+   Target >= 0.85.
+2. classifier + log write per frame (ms). Target <= 3 ms.
+3. resident memory after --minutes of continuous watching (the video looped) / after a tenth of that.
+   Target <= 1.10.
+The classifier is emotui.predictor.Predictor (the default model) when this build has it, otherwise the test
+stand-in (tests/standin_predictor.py); the script says which.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("GLOG_minloglevel", "2")
+if not (REPO / "models" / "face_landmarker.task").exists():
+    os.environ.setdefault("EMOTUI_LANDMARKER", str(REPO.parent / "shared" / "models" / "face_landmarker.task"))
+
+from emotui.camera import FrameSource, open_source  # noqa: E402
+from emotui.errors import EmotuiError  # noqa: E402
+from emotui.events import Prediction  # noqa: E402
+from emotui.landmarker import Landmarker  # noqa: E402
+from emotui.logstore import LogStore  # noqa: E402
+from emotui.monitor import run_monitor  # noqa: E402
+
+DEFAULT_VIDEO = REPO.parent / "shared" / "media" / "WolfgangLanger_Pexels.mp4"
+
+
+def load_classifier():
+    try:
+        from emotui.predictor import Predictor
+
+        return Predictor.load(None), "emotui.predictor.Predictor (default model)"
+    except (ImportError, EmotuiError) as exc:
+        from tests.standin_predictor import load_test_predictor
+
+        return load_test_predictor(), f"STAND-IN linear classifier (no trained Predictor here: {exc})"
+
+
+def bare_loop(video: Path) -> float:
+    """Decode + FaceLandmarker in VIDEO mode, nothing else: frames per second."""
+    import cv2
+
+    with Landmarker(video=True, max_faces=1) as detector:
+        cap = cv2.VideoCapture(str(video))
+        count, start = 0, time.perf_counter()
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                break
+            detector.detect(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), int(cap.get(cv2.CAP_PROP_POS_MSEC)))
+            count += 1
+        elapsed = time.perf_counter() - start
+        cap.release()
+    return count / elapsed
+
+
+class LoopingVideo(FrameSource):
+    """A video file played over and over, its timestamps carrying on, to stand in for hours of camera."""
+
+    kind = "file"
+
+    def __init__(self, video: Path) -> None:
+        super().__init__(str(video))
+        self.video = video
+        self._inner = open_source(video)
+        self.fps = self._inner.fps
+        self._offset = self._index_offset = 0.0
+        self._last = None
+
+    def read(self):
+        frame = self._inner.read()
+        if frame is None:
+            self._inner.close()
+            self._inner = open_source(self.video)
+            self._offset = self._last.timestamp_ms + 1000.0 / (self.fps or 25)
+            self._index_offset = self._last.index + 1
+            frame = self._inner.read()
+        frame.timestamp_ms += self._offset
+        frame.index += int(self._index_offset)
+        self._last = frame
+        return frame
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def pipeline(video: Path, classifier, db: Path) -> tuple[float, float, float]:
+    """run_monitor --interval 0 --fast: (frames/s, classify ms, log ms) per frame."""
+    with LogStore(db) as store:
+        summary = run_monitor(video, predictor=classifier, store=store, interval=0, fast=True)
+    return summary.fps, summary.latency_ms["classify"], summary.log_ms
+
+
+def memory(video: Path, classifier, db: Path, minutes: float) -> tuple[float, float, int]:
+    import psutil
+
+    process = psutil.Process()
+    seconds = minutes * 60.0
+    early: list[float] = []
+    start = time.monotonic()
+
+    def sample(event) -> None:
+        if isinstance(event, Prediction) and not early and time.monotonic() - start >= seconds / 10:
+            early.append(process.memory_info().rss)
+
+    with LogStore(db) as store:
+        summary = run_monitor(LoopingVideo(video), predictor=classifier, store=store, interval=0, fast=True,
+                              duration=seconds, on_event=sample)
+    late = process.memory_info().rss
+    return early[0], late, summary.frames_analysed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the memory run (default 10)")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    classifier, which = load_classifier()
+    print(f"video: {args.video.name}; classifier: {which}")
+    with tempfile.TemporaryDirectory() as tmp:
+        bare, full, classify, log = [], [], [], []
+        for i in range(args.rounds):  # alternate, so load from other processes hits both alike
+            bare.append(bare_loop(args.video))
+            fps, c_ms, l_ms = pipeline(args.video, classifier, Path(tmp) / f"bench{i}.db")
+            full.append(fps)
+            classify.append(c_ms)
+            log.append(l_ms)
+        b, f = statistics.median(bare), statistics.median(full)
+        print(f"throughput: pipeline {f:.1f} frames/s / bare decode+landmarks {b:.1f} frames/s = {f / b:.2f} "
+              f"(target >= 0.85; rounds {', '.join(f'{x / y:.2f}' for x, y in zip(full, bare))})")
+        c, lg = statistics.median(classify), statistics.median(log)
+        print(f"classifier + log write: {c:.2f} + {lg:.2f} = {c + lg:.2f} ms per frame (target <= 3 ms)")
+        if not args.skip_memory:
+            early, late, frames = memory(args.video, classifier, Path(tmp) / "memory.db", args.minutes)
+            print(f"memory: RSS after {args.minutes:g} min {late / 2**20:.1f} MiB / after {args.minutes / 10:g} min "
+                  f"{early / 2**20:.1f} MiB = {late / early:.3f} (target <= 1.10; {frames} frames analysed)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`emotui sessions`: the monitoring sessions in the prediction log."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import click
+
+
+@click.command("sessions")
+@click.option("--db", type=click.Path(dir_okay=False), help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per session.")
+def sessions(db: str | None, as_json: bool) -> None:
+    """List the sessions in the prediction log, oldest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..logstore import LogStore
+
+    with LogStore(db) as store:
+        found = store.sessions()
+        path = store.path
+    if as_json:
+        for info in found:
+            click.echo(json.dumps({**asdict(info), "status": info.status}))
+        return
+    if not found:
+        click.echo(f"no sessions in {path} yet (run `emotui watch`)", err=True)
+        return
+    table = Table(title=f"sessions in {path}", title_justify="left")
+    for name in ("session", "started (UTC)", "ended", "frames", "faces", "gaps", "status", "source", "model"):
+        table.add_column(name, justify="right" if name in ("frames", "faces", "gaps") else "left")
+    for info in found:
+        status = info.status + (f" ({info.end_reason})" if info.end_reason else "")
+        table.add_row(info.id, info.started[:19].replace("T", " "), (info.ended or "")[11:19], str(info.frames),
+                      str(info.faces), str(info.gaps), status, info.source, info.model_id or "")
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=240)  # piped or redirected: one line per session, never folded
+    console.print(table)

@@ -1,0 +1,131 @@
+"""`emotui watch`: the live monitor without the dashboard. Predictions on stdout, source state and summary on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+
+from ..camera import BACKENDS
+from ..errors import EmotuiError, UsageError
+
+
+def load_predictor(model: str | None) -> Any:
+    """The classifier for --model DIR (None: the default model)."""
+    try:
+        from ..predictor import Predictor
+    except ImportError as exc:
+        raise EmotuiError(f"the expression classifier is not available in this build (emotui.predictor: {exc})") from None
+    return Predictor.load(model)
+
+
+def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
+    face = p.label is not None
+    return {
+        "time": p.time, "session": p.session, "frame": p.frame, "source_ms": p.source_ms, "track": p.track,
+        "label": p.label, "confidence": p.confidence if face else None, "uncertain": p.uncertain if face else None,
+        "probabilities": p.probabilities if face else None, "smoothed": p.smoothed if face else None,
+        "bbox": list(p.bbox) if p.bbox is not None else None, "latency_ms": p.latency_ms,
+    }
+
+
+def prediction_line(p) -> str:  # noqa: ANN001
+    clock = p.time[11:23]
+    if p.label is None:
+        return f"{clock}  frame {p.frame:>6}  no face  {p.latency_ms['total']:.0f} ms"
+    flag = "  (uncertain)" if p.uncertain else ""
+    top = sorted(p.smoothed.items(), key=lambda kv: -kv[1])[1]
+    return (f"{clock}  frame {p.frame:>6}  face {p.track:<3} {p.label:<9} {p.confidence:5.1%}  "
+            f"(next: {top[0]} {top[1]:.1%}){flag}  {p.latency_ms['total']:.0f} ms")
+
+
+@click.command("watch")
+@click.option("--source", "source", required=True,
+              help="Camera index (0), device (/dev/video0), video file, folder of images, or http/rtsp URL.")
+@click.option("--interval", type=click.FloatRange(min=0), default=5.0, show_default=True,
+              help="Seconds between analysed frames; 0 analyses every frame.")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
+@click.option("--frames", type=click.IntRange(min=1), help="Stop after this many analysed frames.")
+@click.option("--model", type=click.Path(file_okay=False), help="Classifier checkpoint directory (default: the shipped one).")
+@click.option("--max-faces", type=click.IntRange(min=1, max=16), default=1, show_default=True)
+@click.option("--smooth", type=click.FloatRange(min=0, max=1, max_open=True), default=0.5, show_default=True,
+              help="EMA weight of the past per face (0 disables smoothing).")
+@click.option("--uncertain-below", type=click.FloatRange(min=0, max=1), default=0.4, show_default=True,
+              help="Flag predictions whose confidence is below this.")
+@click.option("--fast", is_flag=True, help="Read video files and folders as fast as possible, not at their real rate.")
+@click.option("--save-frames", type=click.Path(file_okay=False), help="Save each analysed frame as JPEG here (off by default).")
+@click.option("--camera-backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
+@click.option("--resolution", help="Requested camera resolution, e.g. 1280x720.")
+@click.option("--reconnect-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+              help="Seconds to keep retrying a camera or stream that disappears.")
+@click.option("--db", type=click.Path(dir_okay=False), help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
+@click.option("--landmarker", type=click.Path(dir_okay=False), help="face_landmarker.task to use.")
+@click.option("--headless", is_flag=True, help="Print predictions instead of opening the dashboard.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per face per analysed frame (JSONL).")
+def watch(source: str, interval: float, duration: float | None, frames: int | None, model: str | None,
+          max_faces: int, smooth: float, uncertain_below: float, fast: bool, save_frames: str | None,
+          camera_backend: str, resolution: str | None, reconnect_timeout: float, db: str | None,
+          landmarker: str | None, headless: bool, as_json: bool) -> None:
+    """Watch a camera, video, image folder or stream; log every prediction to the SQLite log."""
+    from ..camera import open_source, parse_resolution
+    from ..events import ItemFailed, Prediction, SourceState
+    from ..logstore import LogStore
+    from ..monitor import run_monitor
+
+    if duration is not None and frames is not None:
+        raise UsageError("give --duration or --frames, not both")
+    os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
+    stop = threading.Event()
+
+    def on_event(event: Any) -> None:
+        if isinstance(event, Prediction):
+            click.echo(json.dumps(prediction_json(event)) if as_json else prediction_line(event))
+        elif isinstance(event, SourceState):
+            click.echo(f"emotui: source {event.state}: {event.message}", err=True)
+        elif isinstance(event, ItemFailed):
+            click.echo(f"emotui: skipped an unreadable frame: {event.error}", err=True)
+
+    previous = _stop_on_signals(stop)
+    try:
+        # Cheap mistakes (a wrong source, a bad --db) are reported before the model and landmarker load.
+        with open_source(source, backend=camera_backend, resolution=parse_resolution(resolution)) as src, \
+                LogStore(db) as store:
+            predictor = load_predictor(model)
+            summary = run_monitor(
+                src, predictor=predictor, interval=interval, max_faces=max_faces, smooth=smooth,
+                duration=duration, frames=frames, fast=fast, store=store, on_event=on_event, stop=stop,
+                uncertain_below=uncertain_below, save_frames=save_frames, landmarker=landmarker,
+                backend=camera_backend, resolution=parse_resolution(resolution), reconnect_timeout=reconnect_timeout,
+            )
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    gaps = f", {len(summary.gaps)} gaps" if summary.gaps else ""
+    unreadable = f", {summary.unreadable} unreadable frames skipped" if summary.unreadable else ""
+    click.echo(
+        f"emotui: session {summary.session} ended ({summary.reason}): {summary.frames_analysed} frames analysed, "
+        f"{summary.faces} faces, {summary.no_face_frames} without a face{unreadable}{gaps}; log {summary.db}",
+        err=True,
+    )
+    sys.stdout.flush()
+
+
+def _stop_on_signals(stop: threading.Event) -> dict:
+    """Ctrl-C (and SIGTERM) end the session cleanly; a second Ctrl-C interrupts at once."""
+    previous = {}
+    if threading.current_thread() is not threading.main_thread():
+        return previous
+
+    def handler(signum, frame):  # noqa: ANN001
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous

@@ -1,0 +1,391 @@
+"""The live monitor: a capture thread keeps draining the source; the calling thread analyses a fresh frame every
+`interval` seconds (0 = every frame), tracks faces, smooths probabilities, logs each frame and emits events.
+
+run_monitor() is the one entry point, shared by `emotui watch` and the dashboard (which runs it in a thread worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .camera import FrameSource, SourceLost, UnreadableFrame, open_source
+from .errors import CheckpointError, SourceError, UsageError
+from .events import EventHandler, Finished, ItemFailed, Prediction, SourceState, ignore
+from .labels import CLASSES
+from .logstore import LogStore, utc_iso
+from .smoothing import EmaSmoother
+from .tracking import Tracker
+
+UNCERTAIN_BELOW = 0.4
+_END = object()
+
+
+@dataclass(slots=True)
+class MonitorSummary:
+    session: str
+    source: str
+    reason: str  # frames | duration | stopped | source ended | source lost | error: ...
+    frames_read: int = 0
+    frames_analysed: int = 0
+    faces: int = 0  # face rows logged
+    no_face_frames: int = 0
+    unreadable: int = 0
+    skipped: int = 0  # frames read but not analysed (interval, or a newer frame was already there)
+    gaps: list[dict[str, Any]] = field(default_factory=list)
+    seconds: float = 0.0
+    latency_ms: dict[str, float] = field(default_factory=dict)  # means over analysed frames
+    log_ms: float = 0.0  # mean time to write one frame to the log
+    db: str | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames_analysed / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "fps": self.fps}
+
+
+class _Handoff:
+    """Frames from the capture thread to the analyser. Lossless: the reader waits for the analyser (a file read
+    --fast). Otherwise only the newest frame is kept, so the analyser never works on one that sat in a buffer."""
+
+    def __init__(self, lossless: bool) -> None:
+        self.lossless = lossless
+        self._cond = threading.Condition()
+        self._frame = None
+        self._closed = False
+        self.overwritten = 0
+
+    def put(self, frame, halt: threading.Event) -> None:
+        with self._cond:
+            if self.lossless:
+                while self._frame is not None and not halt.is_set():
+                    self._cond.wait(0.1)
+            elif self._frame is not None:
+                self.overwritten += 1
+            self._frame = frame
+            self._cond.notify_all()
+
+    def take(self, timeout: float):
+        """The next frame, None if none came within timeout, or _END once the source is done."""
+        with self._cond:
+            if self._frame is None and not self._closed:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            if frame is not None:
+                self._cond.notify_all()
+                return frame
+            return _END if self._closed else None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+class _Capture(threading.Thread):
+    """Reads the source continuously; paces files at their real rate; retries a lost live source with backoff.
+
+    It reports to the analyser through `notices` so that events and log writes all happen in one thread.
+    """
+
+    def __init__(self, source: FrameSource, *, lossless: bool, paced: bool, reconnect_timeout: float,
+                 backoff: tuple[float, float]) -> None:
+        super().__init__(name="emotui-capture", daemon=True)
+        self.source = source
+        self.handoff = _Handoff(lossless)
+        self.paced = paced
+        self.reconnect_timeout = reconnect_timeout
+        self.backoff = backoff
+        self.halt = threading.Event()
+        self.notices: queue.SimpleQueue = queue.SimpleQueue()
+        self.frames_read = 0
+
+    def run(self) -> None:
+        origin = None
+        try:
+            while not self.halt.is_set():
+                try:
+                    frame = self.source.read()
+                except UnreadableFrame as exc:
+                    self.notices.put(("unreadable", str(exc)))
+                    continue
+                except SourceLost as exc:
+                    if not self._recover(str(exc)):
+                        break
+                    continue
+                if frame is None:
+                    break
+                self.frames_read += 1
+                if self.paced:
+                    if origin is None:
+                        origin = time.monotonic() - frame.timestamp_ms / 1000.0
+                    delay = origin + frame.timestamp_ms / 1000.0 - time.monotonic()
+                    if delay > 0 and self.halt.wait(delay):
+                        break
+                    frame.wall_time = time.time()  # the moment a camera would have delivered it
+                self.handoff.put(frame, self.halt)
+        except BaseException as exc:  # noqa: BLE001 - handed to the analyser, which reports it
+            self.notices.put(("error", exc))
+        finally:
+            self.handoff.close()
+
+    def _recover(self, message: str) -> bool:
+        self.notices.put(("lost", message, time.time()))
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay, longest = self.backoff
+        attempt = 0
+        while not self.halt.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            attempt += 1
+            wait = min(delay, remaining)
+            self.notices.put(("retrying", f"reconnecting to {self.source.spec} (attempt {attempt}) in {wait:.1f} s"))
+            if self.halt.wait(wait):
+                return False
+            try:
+                self.source.reopen()
+            except SourceError:
+                delay = min(delay * 2, longest)
+                continue
+            self.notices.put(("recovered", time.time()))
+            return True
+        if not self.halt.is_set():
+            self.notices.put(("gave_up", time.time(), f"{message}; gave up after {self.reconnect_timeout:g} s"))
+        return False
+
+
+def _class_order(predictor: Any) -> np.ndarray:
+    classes = tuple(getattr(predictor, "classes", ()))
+    if sorted(classes) != sorted(CLASSES):
+        raise CheckpointError(f"the model's classes {list(classes)} are not the 8 emotui classes {list(CLASSES)}")
+    return np.array([classes.index(c) for c in CLASSES])
+
+
+def run_monitor(
+    source: FrameSource | str | int | os.PathLike,
+    *,
+    predictor: Any,
+    interval: float = 5.0,
+    max_faces: int = 1,
+    smooth: float = 0.5,
+    duration: float | None = None,
+    frames: int | None = None,
+    fast: bool = False,
+    store: LogStore | None = None,
+    on_event: EventHandler = ignore,
+    stop: threading.Event | None = None,
+    uncertain_below: float = UNCERTAIN_BELOW,
+    save_frames: str | os.PathLike | None = None,
+    landmarker: str | os.PathLike | None = None,
+    backend: str = "auto",
+    resolution: tuple[int, int] | None = None,
+    reconnect_timeout: float = 30.0,
+    backoff: tuple[float, float] = (0.5, 8.0),
+) -> MonitorSummary:
+    """Watch `source` (a FrameSource or a spec for camera.open_source) until it ends, `duration` seconds (wall
+    clock) pass, `frames` frames are analysed, or `stop` is set. One session in `store` (default: the log at
+    config.log_db_path()). Emits SourceState, Prediction (one per face, or one no-face record, per analysed
+    frame), ItemFailed for unreadable frames and Finished(stage="monitor").
+
+    `fast`: files and folders are read as fast as possible and `interval` counts in the video's own time;
+    otherwise files play at their real rate, like a camera, and `interval` is wall-clock time.
+    """
+    if interval < 0 or (duration is not None and duration <= 0) or (frames is not None and frames <= 0):
+        raise UsageError("interval must be >= 0, duration and frames > 0")
+    if max_faces < 1:
+        raise UsageError("max faces must be at least 1")
+    _class_order(predictor)
+    EmaSmoother(smooth)  # bad settings fail before anything opens
+    stop = stop or threading.Event()
+    from .landmarker import Landmarker
+
+    with contextlib.ExitStack() as resources:
+        log = store if store is not None else resources.enter_context(LogStore())
+        if isinstance(source, FrameSource):
+            src = source
+        else:
+            src = resources.enter_context(open_source(source, backend=backend, resolution=resolution))
+        detector = resources.enter_context(
+            Landmarker(landmarker, video=not src.independent_frames, max_faces=max_faces))
+        settings = dict(interval=interval, max_faces=max_faces, smooth=smooth, duration=duration, frames=frames,
+                        fast=fast, uncertain_below=uncertain_below, backend=backend,
+                        save_frames=str(save_frames) if save_frames else None,
+                        resolution=list(resolution) if resolution else None, landmarker=str(detector.model_path))
+        session = log.start_session(source=src.spec, model_id=getattr(predictor, "model_id", None),
+                                    model_checksum=getattr(predictor, "checksum", None), settings=settings)
+        fast = fast and not src.live  # a camera cannot be read faster than it delivers
+        capture = _Capture(src, lossless=fast, paced=not fast and not src.live,
+                           reconnect_timeout=reconnect_timeout, backoff=backoff)
+        watch = _Watch(src, detector, log, session, predictor, on_event, max_faces=max_faces, smooth=smooth,
+                       uncertain_below=uncertain_below, save_frames=save_frames)
+        return watch.run(capture, stop, interval=interval, duration=duration, frames=frames, fast=fast)
+
+
+class _Watch:
+    """One session: turns the capture thread's frames and notices into log rows and events (in one thread)."""
+
+    def __init__(self, src, detector, log, session, predictor, on_event, *, max_faces, smooth, uncertain_below,
+                 save_frames) -> None:
+        self.src, self.detector, self.log, self.session = src, detector, log, session
+        self.predictor, self.order, self.on_event = predictor, _class_order(predictor), on_event
+        self.max_faces, self.uncertain_below = max_faces, uncertain_below
+        self.smoother, self.tracker = EmaSmoother(smooth), Tracker()
+        self.frames_dir = Path(save_frames) / session if save_frames else None
+        if self.frames_dir:
+            self.frames_dir.mkdir(parents=True, exist_ok=True)
+        self.summary = MonitorSummary(session=session, source=src.spec, reason="", db=str(log.path))
+        self.sums = dict.fromkeys(("capture", "landmarks", "classify", "total"), 0.0)
+        self.log_total = 0.0
+        self.open_gap: int | None = None
+
+    def run(self, capture: _Capture, stop: threading.Event, *, interval, duration, frames, fast) -> MonitorSummary:
+        summary = self.summary
+        next_due: float | None = None
+        started = time.monotonic()
+        error: BaseException | None = None
+        self.on_event(SourceState("open", self.src.describe()))
+        capture.start()
+        try:
+            while True:
+                if stop.is_set():
+                    summary.reason = "stopped"
+                    break
+                if duration is not None and time.monotonic() - started >= duration:
+                    summary.reason = "duration"
+                    break
+                if frames is not None and summary.frames_analysed >= frames:
+                    summary.reason = "frames"
+                    break
+                self.report(capture.notices)
+                if not fast and interval > 0 and next_due is not None:  # watching live: sleep until due
+                    wait = next_due - time.time()
+                    if wait > 0:
+                        stop.wait(min(wait, 0.1))
+                        continue
+                item = capture.handoff.take(0.1)
+                if item is None:
+                    continue
+                if item is _END:
+                    if capture.notices.empty():  # report the capture thread's last notices first
+                        summary.reason = summary.reason or "source ended"
+                        break
+                    continue
+                clock = item.timestamp_ms / 1000.0 if fast else item.wall_time
+                if interval > 0:
+                    if next_due is not None and clock < next_due:
+                        summary.skipped += 1  # from before the due time: never analyse a stale frame
+                        continue
+                    next_due = clock + interval if next_due is None or next_due + interval <= clock \
+                        else next_due + interval
+                self.analyse(item)
+        except KeyboardInterrupt:
+            summary.reason = "interrupted"
+            raise
+        except BaseException as exc:
+            error = exc
+            summary.reason = f"error: {exc}"
+            raise
+        finally:
+            capture.halt.set()
+            capture.join(timeout=5.0)
+            summary.frames_read = capture.frames_read
+            summary.skipped += capture.handoff.overwritten
+            summary.seconds = time.monotonic() - started
+            n = max(summary.frames_analysed, 1)
+            summary.latency_ms = {k: v / n for k, v in self.sums.items()}
+            summary.log_ms = self.log_total / n
+            if self.open_gap is not None:
+                self.log.close_gap(self.open_gap, utc_iso(), recovered=False)
+            self.log.end_session(self.session, clean=error is None, reason=summary.reason)
+        self.on_event(SourceState("ended", summary.reason))
+        self.on_event(Finished("monitor", summary.as_dict(), cancelled=summary.reason == "stopped"))
+        return summary
+
+    def report(self, notices: queue.SimpleQueue) -> None:
+        """What the capture thread said: unreadable frames, a lost source, retries, its return or loss."""
+        summary = self.summary
+        while True:
+            try:
+                kind, *detail = notices.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "unreadable":
+                summary.unreadable += 1
+                self.on_event(ItemFailed("monitor", self.src.spec, "unreadable", detail[0]))
+            elif kind == "lost":
+                message, when = detail
+                self.open_gap = self.log.open_gap(self.session, utc_iso(when), message)
+                summary.gaps.append({"started": utc_iso(when), "ended": None, "reason": message, "recovered": False})
+                self.on_event(SourceState("lost", message))
+            elif kind == "retrying":
+                self.on_event(SourceState("retrying", detail[0]))
+            elif kind in ("recovered", "gave_up"):
+                recovered = kind == "recovered"
+                if self.open_gap is not None:
+                    self.log.close_gap(self.open_gap, utc_iso(detail[0]), recovered=recovered)
+                    summary.gaps[-1].update(ended=utc_iso(detail[0]), recovered=recovered)
+                    self.open_gap = None
+                if recovered:
+                    self.on_event(SourceState("open", f"{self.src.describe()} is back"))
+                else:
+                    summary.reason = "source lost"
+                    self.on_event(SourceState("lost", detail[1]))
+            elif kind == "error":
+                raise SourceError(f"reading {self.src.spec} failed: {detail[0]}") from detail[0]
+
+    def analyse(self, frame) -> None:
+        """Landmarks, classifier, tracks, smoothing; then one log transaction and the events."""
+        t0 = time.perf_counter()
+        timestamp = None if self.src.independent_frames else int(frame.timestamp_ms)
+        faces = self.detector.detect(frame.rgb, timestamp)[: self.max_faces]
+        t1 = time.perf_counter()
+        probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order] if faces else None
+        t2 = time.perf_counter()
+        ids = self.tracker.update([f.bbox for f in faces])
+        for gone in self.tracker.retired:
+            self.smoother.forget(gone)
+        records = []
+        for face, track, raw in zip(faces, ids, probs if faces else []):
+            smoothed = self.smoother.update(track, raw)
+            best = int(np.argmax(smoothed))
+            records.append(dict(track=track, label=CLASSES[best], confidence=float(smoothed[best]),
+                                probabilities=dict(zip(CLASSES, map(float, raw))),
+                                smoothed=dict(zip(CLASSES, map(float, smoothed))),
+                                bbox=tuple(float(v) for v in face.bbox),
+                                uncertain=bool(smoothed[best] < self.uncertain_below), landmarks=face.landmarks))
+        if not records:
+            records.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
+        t3 = time.perf_counter()
+        latency = {"capture": frame.read_ms, "landmarks": (t1 - t0) * 1000.0, "classify": (t2 - t1) * 1000.0,
+                   "total": frame.read_ms + (t3 - t0) * 1000.0}
+        when = utc_iso(frame.wall_time)
+        predictions = [Prediction(time=when, session=self.session, frame=frame.index, latency_ms=latency,
+                                  source_ms=float(frame.timestamp_ms), **r) for r in records]
+        self.log.log_frame(predictions)
+        self.log_total += (time.perf_counter() - t3) * 1000.0
+        if self.frames_dir is not None:
+            _save_frame(self.frames_dir, frame)
+        self.summary.frames_analysed += 1
+        self.summary.faces += len(faces)
+        self.summary.no_face_frames += not faces
+        for key in self.sums:
+            self.sums[key] += latency[key]
+        for prediction in predictions:
+            self.on_event(prediction)
+
+
+def _save_frame(folder: Path, frame) -> None:
+    import cv2
+
+    cv2.imwrite(str(folder / f"frame_{frame.index:06d}.jpg"), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))

@@ -1,0 +1,221 @@
+"""run_monitor end to end: the real FaceLandmarker on the real videos of ../shared/media, the real SQLite log.
+
+The classifier is the `predictor` fixture (see tests/standin_predictor.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+import time
+from datetime import datetime
+
+import numpy as np
+import pytest
+
+from emotui.errors import CheckpointError
+from emotui.events import Finished, ItemFailed, Prediction, SourceState
+from emotui.labels import CLASSES
+from emotui.logstore import LogStore
+from emotui.monitor import run_monitor
+
+from .conftest import MEDIA
+
+
+def watch(source, predictor, store, **options):
+    events = []
+    summary = run_monitor(source, predictor=predictor, store=store, on_event=events.append, **options)
+    predictions = [e for e in events if isinstance(e, Prediction)]
+    return summary, predictions, events
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    with LogStore(tmp_path_factory.mktemp("log") / "monitor.db") as log:
+        yield log
+
+
+@pytest.fixture(scope="module")
+def pexels(predictor, store):
+    """Every frame of the Pexels video, read --fast with --interval 0 (the issue's done-when run)."""
+    return watch(MEDIA / "WolfgangLanger_Pexels.mp4", predictor, store, interval=0, fast=True, smooth=0.6)
+
+
+def test_every_frame_of_a_video_gets_a_prediction(pexels, store):
+    summary, predictions, events = pexels
+    assert summary.reason == "source ended" and summary.frames_read == summary.frames_analysed == 472
+    assert [p.frame for p in predictions] == list(range(472))
+    assert {p.track for p in predictions} == {1}  # one face, one stable id
+    for p in predictions:
+        assert p.label in CLASSES and list(p.probabilities) == list(CLASSES)
+        assert sum(p.probabilities.values()) == pytest.approx(1.0, abs=1e-6)
+        assert sum(p.smoothed.values()) == pytest.approx(1.0, abs=1e-6)
+        assert p.label == max(p.smoothed, key=p.smoothed.get) and p.confidence == p.smoothed[p.label]
+        assert p.uncertain == (p.confidence < 0.4)
+        assert set(p.latency_ms) == {"capture", "landmarks", "classify", "total"}
+        assert p.latency_ms["total"] >= p.latency_ms["landmarks"] > 0
+        assert p.landmarks.shape == (478, 3) and p.session == summary.session
+    assert len({p.label for p in predictions}) > 1  # the expression changes over the clip
+    assert isinstance(events[0], SourceState) and events[0].state == "open"
+    assert isinstance(events[-1], Finished) and events[-1].summary["frames_analysed"] == 472
+
+
+def test_smoothing_is_an_ema_of_the_raw_probabilities(pexels):
+    _, predictions, _ = pexels
+    raw = np.array([[p.probabilities[c] for c in CLASSES] for p in predictions])
+    smoothed = np.array([[p.smoothed[c] for c in CLASSES] for p in predictions])
+    expected = raw.copy()
+    for i in range(1, len(raw)):
+        expected[i] = 0.6 * expected[i - 1] + 0.4 * raw[i]
+    assert np.allclose(smoothed, expected)
+    assert np.abs(np.diff(smoothed, axis=0)).mean() < np.abs(np.diff(raw, axis=0)).mean()
+
+
+def test_the_log_holds_exactly_the_emitted_predictions(pexels, store):
+    summary, predictions, _ = pexels
+    info = store.session(summary.session)
+    assert info.ended_cleanly is True and info.end_reason == "source ended" and info.frames == 472
+    assert info.model_id == "stand-in-linear-blendshapes" and info.settings["interval"] == 0
+    rows = list(store.rows(session=summary.session))
+    assert len(rows) == 472
+    for row, p in zip(rows, predictions):
+        assert row[2] == p.frame and row[4] == p.track and row[5] == p.label
+        assert row[8:16] == tuple(p.probabilities[c] for c in CLASSES)
+        assert row[16:24] == tuple(p.smoothed[c] for c in CLASSES)
+
+
+@pytest.mark.parametrize("video,face_first", [("face_noface.mov", True), ("noface_face.mov", False)])
+def test_faces_leaving_and_arriving_give_no_face_records(video, face_first, predictor, store):
+    summary, predictions, _ = watch(MEDIA / video, predictor, store, interval=0, fast=True)
+    assert len(predictions) == summary.frames_analysed == 169  # exactly one record per frame here (one face)
+    has_face = np.array([p.label is not None for p in predictions])
+    assert 50 < has_face.sum() < 120 and summary.no_face_frames == (~has_face).sum()
+    present, absent = (has_face[:60], has_face[90:150]) if face_first else (has_face[110:160], has_face[:80])
+    assert present.all() and not absent.any()
+    for p in predictions:
+        if p.label is None:
+            assert p.track is None and p.bbox is None and p.probabilities == {}
+    rows = list(store.rows(session=summary.session))
+    assert [r[5] is None for r in rows] == list(~has_face)
+
+
+def test_a_video_without_faces_gives_only_no_face_records(predictor, store):
+    summary, predictions, _ = watch(MEDIA / "no_face.mp4", predictor, store, interval=0, fast=True, frames=30)
+    assert summary.reason == "frames" and len(predictions) == 30
+    assert all(p.label is None for p in predictions)
+
+
+def test_two_faces_in_an_image_folder_get_two_stable_tracks(tmp_path, predictor, store):
+    for name in ("a.jpg", "b.jpg", "c.jpg"):
+        (tmp_path / name).symlink_to(MEDIA / "multi_face.jpg")
+    (tmp_path / "bb.jpg").write_bytes(b"\xff\xd8 truncated")
+    summary, predictions, events = watch(tmp_path, predictor, store, interval=0, fast=True, max_faces=4)
+    assert summary.frames_analysed == 3 and summary.unreadable == 1
+    assert [e.status for e in events if isinstance(e, ItemFailed)] == ["unreadable"]
+    by_frame = {}
+    for p in predictions:
+        by_frame.setdefault(p.frame, {})[p.track] = p.bbox
+    assert sorted(by_frame) == [0, 1, 3] and all(set(t) == {1, 2} for t in by_frame.values())
+    for track in (1, 2):  # the same face keeps its id
+        assert len({by_frame[f][track] for f in by_frame}) == 1
+    assert store.session(summary.session).faces == 6
+
+
+def test_a_file_at_its_real_rate_is_watched_like_a_camera_with_fresh_frames(predictor, store):
+    """single_face.mp4 (2.4 s) played at its own rate, one frame analysed every 0.5 s: each analysed frame is
+    the one the 'camera' shows at that moment, not one that waited in a buffer."""
+    start = time.time()
+    summary, predictions, _ = watch(MEDIA / "single_face.mp4", predictor, store, interval=0.5)
+    elapsed = time.time() - start
+    assert elapsed >= 2.2 and summary.reason == "source ended"
+    assert 4 <= summary.frames_analysed <= 6 and summary.skipped > 50
+    shown = [datetime.fromisoformat(p.time).timestamp() for p in predictions]
+    for p, at in zip(predictions, shown):
+        # video time tracks wall time: the analysed frame is the one on show, nothing stale
+        assert abs(p.source_ms / 1000.0 - (at - shown[0])) < 0.25
+    gaps = np.diff([p.source_ms for p in predictions])
+    assert np.all(gaps > 400) and np.all(gaps < 700)
+
+
+def test_fast_with_an_interval_counts_in_video_time(predictor, store):
+    summary, predictions, _ = watch(MEDIA / "WolfgangLanger_Pexels.mp4", predictor, store, interval=2.0, fast=True)
+    stamps = np.array([p.source_ms for p in predictions])
+    assert summary.frames_analysed == 10 and summary.frames_read == 472
+    assert np.all(np.abs(np.diff(stamps) - 2000) < 50)
+
+
+def test_stop_duration_and_frame_limits_end_the_session_cleanly(predictor, store):
+    stop = threading.Event()
+
+    def stop_after_five(event):
+        if isinstance(event, Prediction) and event.frame >= 4:
+            stop.set()
+
+    summary = run_monitor(MEDIA / "WolfgangLanger_Pexels.mp4", predictor=predictor, store=store, interval=0,
+                          fast=True, on_event=stop_after_five, stop=stop)
+    assert summary.reason == "stopped" and summary.frames_analysed == 5
+    assert store.session(summary.session).ended_cleanly is True
+    summary, _, _ = watch(MEDIA / "WolfgangLanger_Pexels.mp4", predictor, store, interval=0, duration=1.0)
+    assert summary.reason == "duration" and 0.9 < summary.seconds < 2.5 and 5 < summary.frames_analysed <= 26
+
+
+def test_frames_are_saved_only_when_asked(tmp_path, predictor, store, _isolated_data):
+    summary, _, _ = watch(MEDIA / "single_face.mp4", predictor, store, interval=0, fast=True, frames=3,
+                          save_frames=tmp_path / "frames")
+    saved = sorted(p.name for p in (tmp_path / "frames" / summary.session).iterdir())
+    assert saved == ["frame_000000.jpg", "frame_000001.jpg", "frame_000002.jpg"]
+    watch(MEDIA / "single_face.mp4", predictor, store, interval=0, fast=True, frames=3)
+    images = [p for root in (tmp_path, _isolated_data, store.path.parent) for p in root.rglob("*.jpg")]
+    assert len(images) == 3
+
+
+def test_a_model_with_other_classes_is_refused(predictor, store):
+    class Wrong:
+        classes = ("happy", "sad")
+
+    with pytest.raises(CheckpointError, match="not the 8 emotui classes"):
+        run_monitor(MEDIA / "single_face.mp4", predictor=Wrong(), store=store)
+
+
+@pytest.fixture()
+def flaky_stream(tmp_path):
+    """The Pexels video over local HTTP; the server accepts only `allowed_opens` connections from the start of
+    the file, so a stream that ends can come back once and then disappears."""
+    (tmp_path / "clip.mp4").symlink_to(MEDIA / "WolfgangLanger_Pexels.mp4")
+    state = {"allowed_opens": 2, "opens": 0}
+
+    class Flaky(http.server.SimpleHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            if self.headers.get("Range") in (None, "bytes=0-"):
+                state["opens"] += 1
+                if state["opens"] > state["allowed_opens"]:
+                    self.send_error(503)
+                    return
+            super().do_GET()
+
+        def log_message(self, *args):  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Flaky, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/clip.mp4", state
+    server.shutdown()
+
+
+def test_a_lost_stream_is_retried_the_gap_recorded_and_the_session_ends_cleanly(flaky_stream, predictor, store):
+    url, state = flaky_stream
+    summary, predictions, events = watch(url, predictor, store, interval=0, reconnect_timeout=1.5,
+                                         backoff=(0.1, 0.4))
+    states = [e.state for e in events if isinstance(e, SourceState)]
+    assert states[:4] == ["open", "lost", "retrying", "open"] and states[-2:] == ["lost", "ended"]
+    assert states.count("retrying") >= 3  # backoff attempts before giving up
+    assert summary.reason == "source lost" and state["opens"] >= 4
+    assert [g["recovered"] for g in summary.gaps] == [True, False]
+    logged = store.gaps(summary.session)
+    assert [g["recovered"] for g in logged] == [True, False] and all(g["ended"] for g in logged)
+    assert logged[1]["ended"] > logged[1]["started"]
+    info = store.session(summary.session)
+    assert info.ended_cleanly is True and info.end_reason == "source lost" and info.gaps == 2
+    frames = [p.frame for p in predictions]
+    assert frames == sorted(frames) and frames[-1] > 472  # it carried on after the first gap

@@ -1,0 +1,158 @@
+"""`emotui watch`, `emotui sessions` and `emotui export` through the real click commands."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from emotui.cli import cli
+from emotui.labels import CLASSES
+from emotui.logstore import PREDICTION_COLUMNS, LogStore
+
+from .conftest import MEDIA
+from .test_logstore import start_watch, wait_for_rows
+
+PEXELS = str(MEDIA / "WolfgangLanger_Pexels.mp4")
+
+
+@pytest.fixture()
+def standin(monkeypatch, predictor):
+    """`emotui watch` loads the classifier through load_predictor: give it the test one."""
+    import emotui.commands.watch as watch_module
+
+    monkeypatch.setattr(watch_module, "load_predictor", lambda model: predictor)
+
+
+def run(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def pexels_json(tmp_path_factory, predictor):
+    """The issue's done-when command, and the CSV export that follows it."""
+    db = tmp_path_factory.mktemp("cli") / "emotui.db"
+    with pytest.MonkeyPatch.context() as mp:
+        import emotui.commands.watch as watch_module
+
+        mp.setattr(watch_module, "load_predictor", lambda model: predictor)
+        mp.setenv("EMOTUI_DB", str(db))
+        watched = run("watch", "--source", PEXELS, "--interval", "0", "--fast", "--headless", "--json")
+        exported = run("export", "--format", "csv")
+    return db, watched, exported
+
+
+def test_watch_json_prints_a_prediction_for_every_frame(pexels_json):
+    _, watched, _ = pexels_json
+    assert watched.exit_code == 0, watched.stderr
+    lines = [json.loads(line) for line in watched.stdout.splitlines()]
+    assert [r["frame"] for r in lines] == list(range(472))
+    for r in lines:
+        assert {"time", "session", "frame", "track", "label", "confidence", "probabilities", "smoothed", "bbox",
+                "latency_ms"} <= set(r)
+        assert r["label"] in CLASSES and list(r["probabilities"]) == list(CLASSES)
+        assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
+        assert len(r["bbox"]) == 4 and r["latency_ms"]["total"] > 0
+    assert "ended (source ended): 472 frames analysed" in watched.stderr
+
+
+def test_export_csv_returns_exactly_the_watched_rows(pexels_json):
+    db, watched, exported = pexels_json
+    assert exported.exit_code == 0, exported.stderr
+    printed = [json.loads(line) for line in watched.stdout.splitlines()]
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert len(rows) == len(printed) == 472
+    for row, p in zip(rows, printed):
+        assert (row["session"], row["time"], int(row["frame"]), int(row["track"]), row["label"]) == (
+            p["session"], p["time"], p["frame"], p["track"], p["label"])
+        assert [float(row[f"p_{c}"]) for c in CLASSES] == [p["probabilities"][c] for c in CLASSES]
+        assert [float(row[f"s_{c}"]) for c in CLASSES] == [p["smoothed"][c] for c in CLASSES]
+        assert float(row["confidence"]) == p["confidence"]
+    with LogStore(db) as store:
+        (info,) = store.sessions()
+        assert info.id == printed[0]["session"] and info.status == "clean" and info.frames == 472
+
+
+def test_sessions_lists_the_log(pexels_json, monkeypatch):
+    db, watched, _ = pexels_json
+    session = json.loads(watched.stdout.splitlines()[0])["session"]
+    listed = run("sessions", "--db", str(db))
+    assert listed.exit_code == 0 and session in listed.stdout and "clean" in listed.stdout
+    as_json = [json.loads(line) for line in run("sessions", "--db", str(db), "--json").stdout.splitlines()]
+    assert as_json[0]["id"] == session and as_json[0]["frames"] == 472 and as_json[0]["status"] == "clean"
+
+
+def test_export_to_files_and_jsonl_on_stdout(pexels_json, tmp_path):
+    db, _, _ = pexels_json
+    result = run("export", "--db", str(db), "--all", "--format", "parquet", "--out", str(tmp_path / "log.parquet"))
+    assert result.exit_code == 0 and "wrote 472 rows" in result.stderr
+    assert tuple(pq.read_table(tmp_path / "log.parquet").column_names) == PREDICTION_COLUMNS
+    jsonl = run("export", "--db", str(db), "--format", "jsonl", "--since", "1d")
+    assert len(jsonl.stdout.splitlines()) == 472 and json.loads(jsonl.stdout.splitlines()[0])["p_happy"] >= 0
+
+
+def test_readable_lines_and_no_face_records(standin):
+    result = run("watch", "--source", str(MEDIA / "no_face.mp4"), "--interval", "0", "--fast", "--frames", "3",
+                 "--headless")
+    assert result.exit_code == 0, result.stderr
+    assert [line.split()[1:5] for line in result.stdout.splitlines()] == [["frame", str(i), "no", "face"]
+                                                                          for i in range(3)]
+    single = run("watch", "--source", str(MEDIA / "single_face.mp4"), "--interval", "0", "--fast", "--frames",
+                 "2", "--headless")
+    assert all(" face 1 " in line and "%" in line for line in single.stdout.splitlines())
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--source", "7"], "camera 7 not found (camera indices available: none)"),
+        (["--source", "nothing.mp4"], "no such file, folder, camera or stream: nothing.mp4"),
+        (["--source", PEXELS, "--duration", "1", "--frames", "2"], "give --duration or --frames, not both"),
+        (["--source", PEXELS, "--resolution", "big"], "is not WIDTHxHEIGHT"),
+    ],
+)
+def test_bad_input_gives_one_line_and_a_non_zero_exit(args, message, standin):
+    result = run("watch", *args, "--headless")
+    assert result.exit_code != 0 and result.stdout == ""
+    assert result.stderr.startswith("emotui: error: ") and message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_export_errors_are_one_line(tmp_path):
+    result = run("export", "--db", str(tmp_path / "none.db"), "--format", "csv")
+    assert result.exit_code == 1 and "has no sessions yet" in result.stderr
+    result = run("export", "--db", str(tmp_path / "none.db"), "--format", "parquet")
+    assert result.exit_code == 2 and "give --out" in result.stderr
+
+
+def test_without_a_trained_classifier_watch_says_so():
+    try:
+        import emotui.predictor  # noqa: F401
+    except ImportError:
+        result = run("watch", "--source", PEXELS, "--headless")
+        assert result.exit_code == 1 and "classifier is not available" in result.stderr
+    else:
+        pytest.skip("emotui.predictor is present in this build")
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_the_session_cleanly(tmp_path):
+    db = tmp_path / "emotui.db"
+    process = start_watch(db, "--source", PEXELS, "--interval", "0")
+    try:
+        wait_for_rows(db, 10, process)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert "ended (stopped)" in stderr and "Traceback" not in stderr
+    with LogStore(db) as store:
+        (info,) = store.sessions()
+        assert info.status == "clean" and info.end_reason == "stopped" and info.frames >= 10
