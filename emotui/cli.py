@@ -12,8 +12,14 @@ from . import __version__
 from .errors import EmotuiError
 
 # name -> "module:attribute" of a click command
-COMMANDS: dict[str, str] = {}
-HELP: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "doctor": "emotui.commands.doctor:doctor",
+    "extract": "emotui.commands.extract:extract",
+}
+HELP: dict[str, str] = {
+    "doctor": "Check versions, the landmarker model, cameras and paths.",
+    "extract": "Extract face landmark features from a dataset into Parquet.",
+}
 
 
 class LazyGroup(click.Group):
