@@ -135,12 +135,15 @@ def quiet_native_stderr() -> Iterator[None]:
 _worker: tuple[Landmarker, int] | None = None
 
 
-def init_worker(model_path: str, max_faces: int) -> None:
-    """Process-pool initializer: one Landmarker per worker, Ctrl-C left to the parent, exit if orphaned."""
+def init_worker(model_path: str, max_faces: int, owner: int) -> None:
+    """Process-pool initializer: one Landmarker per worker, Ctrl-C left to the parent, exit if orphaned.
+
+    `owner` is the pid of the process running the job (with forkserver it is not the worker's parent).
+    """
     global _worker
     # The parent turns Ctrl-C into a graceful stop and waits for the batches in flight; workers must not die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _exit_when_orphaned(os.getppid())
+    _exit_when_orphaned(owner)
     with quiet_native_stderr():
         landmarker = Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES))
     from multiprocessing.util import Finalize
@@ -155,11 +158,26 @@ def detect_chunk(paths: list[str]) -> list[Detected]:
     return [detect_image(landmarker, path, max_faces) for path in paths]
 
 
-def _exit_when_orphaned(parent: int) -> None:
-    """A worker whose parent was killed (kill -9) would wait on its queue forever: leave instead."""
+def _exit_when_orphaned(owner: int) -> None:
+    """A worker whose job was killed (kill -9) would wait on its queue forever: leave instead.
+
+    Watching our parent is not enough: forkserver workers hold its "alive" pipe open, so after a kill -9 of the job
+    the server and its workers would keep each other alive. A killed job not yet reaped is a zombie: gone too.
+    """
+    import psutil
+
+    try:
+        job = psutil.Process(owner)  # remembers the start time, so a recycled pid is not mistaken for the job
+    except psutil.NoSuchProcess:
+        os._exit(0)
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while True:
+            try:
+                if not job.is_running() or job.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.Error:
+                break
             time.sleep(0.5)
         os._exit(0)
 

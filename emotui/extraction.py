@@ -200,7 +200,7 @@ def _run_pool(chunks, job, model_path, max_faces, workers, finished_chunk, stop)
     pending: dict[Any, list[int]] = {}
     interrupted = False
     with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(model_path, max_faces)) as pool:
+                             initargs=(model_path, max_faces, os.getpid())) as pool:
 
         def refill() -> None:
             while len(pending) < 2 * workers and not stop.is_set() and not interrupted:
@@ -364,15 +364,16 @@ class _Job:
         keys["order"] = np.arange(len(keys))
         current = keys.merge(self.keys.assign(index=range(len(self.paths))), on=KEY_COLUMNS, how="inner")
         current = current.drop_duplicates(["path", "face"], keep="last").sort_values(["index", "face"])
-        unchanged = len(sources) == 1 and len(current) == len(keys) and current["order"].is_monotonic_increasing
+        unchanged = sources == [self.out] and len(current) == len(keys) and current["order"].is_monotonic_increasing
         table = table.take(pa.array(current["order"].to_numpy()))
         table = self._with_meta(table.select(_DETECTION_COLUMNS), current["index"].tolist())
         if not unchanged or not tables[0].equals(table):
             tmp = self.out.with_name(f".{self.out.name}.tmp")
             pq.write_table(table, tmp)
             os.replace(tmp, self.out)
-        for source in sources[1:]:
-            source.unlink(missing_ok=True)
+        for source in sources:
+            if source != self.out:
+                source.unlink(missing_ok=True)
         if self.parts.is_dir():
             for leftover in self.parts.glob("*.tmp"):  # a part being written when the process was killed
                 leftover.unlink(missing_ok=True)
