@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from emotui.cli import cli
 from emotui.commands import doctor as doctor_module
-from emotui.landmarker import LANDMARKER_SHA256
+from emotui.landmarker import LANDMARKER_SHA256, resolve_landmarker
 
 from .conftest import SHARED_TASK
 
@@ -26,7 +26,7 @@ def test_doctor_reports_versions_landmarker_cameras_and_paths(_isolated_data):
                  "models dir", "default model", "log database"):
         assert name in out, name
     assert metadata.version("mediapipe") in out and metadata.version("numpy") in out
-    assert str(SHARED_TASK) in out and f"{LANDMARKER_SHA256[:12]}... verified" in out
+    assert str(resolve_landmarker(download=False)) in out and f"{LANDMARKER_SHA256[:12]}... verified" in out
     assert "none found (no /dev/video* devices)" in out  # this machine has no camera
     assert f"data dir       {_isolated_data}" in out
 
