@@ -194,8 +194,12 @@ def _run_pool(chunks, job, model_path, max_faces, workers, finished_chunk, stop)
     from concurrent.futures.process import BrokenProcessPool
 
     # forkserver: workers never inherit the threads of the caller (the dashboard calls this from a thread).
+    # Workers re-import the caller's main module, as with any multiprocessing: scripts need `if __name__ == ...`.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        # The server imports MediaPipe once; every worker forked from it starts with it loaded.
+        context.set_forkserver_preload(["emotui.detection", "mediapipe.tasks.python.vision", "cv2"])
     queue = iter(chunks)
     pending: dict[Any, list[int]] = {}
     interrupted = False

@@ -13,7 +13,6 @@ from emotui.cli import cli
 from emotui.commands import doctor as doctor_module
 from emotui.landmarker import LANDMARKER_SHA256, resolve_landmarker
 
-from .conftest import SHARED_TASK
 
 
 def test_doctor_reports_versions_landmarker_cameras_and_paths(_isolated_data):
