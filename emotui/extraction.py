@@ -136,7 +136,6 @@ def run_extraction(
         size = chunk_size or max(1, min(32, math.ceil(len(todo) / (workers * 8))))
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
         tally: Counter[str] = Counter()
-        clock = time.perf_counter()
 
         def finished_chunk(indices: list[int], results: list[Detected]) -> None:
             job.write_part(indices, results)
@@ -150,6 +149,7 @@ def run_extraction(
             on_event(Progress(STAGE, done, len(todo), rate, eta, dict(tally)))
 
         on_event(Progress(STAGE, 0, len(todo), 0.0, None, {}))
+        clock = time.perf_counter()
         try:
             if chunks and workers == 1:
                 _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop)

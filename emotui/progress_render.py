@@ -74,7 +74,9 @@ class EventRenderer:
             self.failures[event.status] += 1
             if sum(self.failures.values()) <= self.max_failures:
                 style = _STATUS_STYLE.get(event.status, "red")
-                self.console.print(f"[{style}]{escape(event.status)}[/] {escape(event.error)}", highlight=False)
+                text = event.error if event.path in event.error else f"{event.path}: {event.error}"
+                self.console.print(f"[{style}]{escape(event.status)}[/] {escape(text)}", highlight=False,
+                                   soft_wrap=True)
         elif isinstance(event, Finished):
             task = self._tasks.get(event.stage)
             if task is not None:

@@ -160,3 +160,18 @@ def test_ctrl_c_saves_the_finished_batches_and_exits_130(many_images, tmp_path):
     again = emotui("extract", str(many_images), "--out", str(out), "--workers", "1", "--json")
     summary = json.loads(again.stdout)
     assert (summary["resumed"], summary["detected"]) == (first, 120 - first)
+
+
+def test_progress_failures_and_unknown_labels_are_shown_on_stderr(tmp_path):
+    root = tmp_path / "ds"
+    for folder, src in (("happy", "single_face.jpg"), ("sad", "free-mountain-vector-01.jpg"), ("bored", "single_face.jpg")):
+        (root / folder).mkdir(parents=True)
+        shutil.copy(MEDIA / src, root / folder / "x.jpg")
+    (root / "happy" / "broken.jpg").write_bytes(b"")
+    done = emotui("extract", str(root), "--out", str(tmp_path / "f.parquet"), "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    assert "left out 1 files with unknown labels: bored (1 file)" in done.stderr
+    assert f"no_face {root / 'sad' / 'x.jpg'}: no face found" in done.stderr
+    assert f"unreadable empty file: {root / 'happy' / 'broken.jpg'}" in done.stderr
+    assert "extract done" in done.stderr and "3/3" in done.stderr
+    assert "happy" in done.stdout and "3 images (folders layout)" in done.stdout

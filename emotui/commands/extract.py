@@ -45,7 +45,7 @@ def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int
     unknown = frame.attrs.get("unknown_labels") or {}
     if unknown:
         err.print(f"[yellow]left out {sum(unknown.values())} files with unknown labels:[/] {describe_unknown(unknown)}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     on_download, end_download = download_progress(err)
     try:
         model = resolve_landmarker(landmarker, on_progress=on_download)
