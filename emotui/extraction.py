@@ -26,10 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .detection import DETECT_FACES, Detected, detect_chunk, detect_image, init_worker, quiet_native_stderr
+from .detection import DETECT_FACES, Detected, detect_image, quiet_native_stderr
 from .errors import DatasetError, EmotuiError
 from .events import EventHandler, Finished, ItemFailed, Progress, ignore
 from .landmarker import resolve_landmarker, sha256_of
+from .pool import run_pool
 from .schema import BASE_FIELDS, BASE_SCHEMA, STATUSES
 
 STAGE = "extract"
@@ -104,11 +105,14 @@ def run_extraction(
     on_event: EventHandler = ignore,
     stop: threading.Event | None = None,
     chunk_size: int | None = None,
+    _task: Any = None,
 ) -> ExtractionSummary:
     """Extract features of every image in `dataset` (a path, or a DataFrame from datasets.discover) into `out`.
 
     `workers`: processes (None = all cores; 1 = in this thread, no pool). `max_faces`: rows per image (largest
     first). Setting `stop` finishes the batches in flight, saves, and returns a summary with cancelled=True.
+    `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `_task` replaces the
+    worker's batch function (tests use it to crash a worker).
     """
     import pandas as pd
 
@@ -154,7 +158,8 @@ def run_extraction(
             if chunks and workers == 1:
                 _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop)
             elif chunks:
-                _run_pool(chunks, job, str(model_path), max_faces, workers, finished_chunk, stop)
+                run_pool(chunks, job.paths, model_path=str(model_path), max_faces=max_faces, workers=workers,
+                         on_chunk=finished_chunk, stop=stop, **({"task": _task} if _task else {}))
         finally:
             table = job.merge()
         detected = sum(tally.values())
@@ -185,57 +190,6 @@ def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop) -> None:
                 finished_chunk(chunk[: len(results)], results)
             if stop.is_set():
                 return
-
-
-def _run_pool(chunks, job, model_path, max_faces, workers, finished_chunk, stop) -> None:  # noqa: ANN001
-    """Several worker processes, each with its own Landmarker; at most two batches in flight per worker."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
-
-    # forkserver: workers never inherit the threads of the caller (the dashboard calls this from a thread).
-    # Workers re-import the caller's main module, as with any multiprocessing: scripts need `if __name__ == ...`.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        # The server imports MediaPipe once; every worker forked from it starts with it loaded.
-        context.set_forkserver_preload(["emotui.detection", "mediapipe.tasks.python.vision", "cv2"])
-    queue = iter(chunks)
-    pending: dict[Any, list[int]] = {}
-    interrupted = False
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=init_worker,
-                             initargs=(model_path, max_faces, os.getpid())) as pool:
-
-        def refill() -> None:
-            while len(pending) < 2 * workers and not stop.is_set() and not interrupted:
-                chunk = next(queue, None)
-                if chunk is None:
-                    return
-                pending[pool.submit(detect_chunk, [job.paths[i] for i in chunk])] = chunk
-
-        refill()
-        while pending:
-            try:
-                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                # First Ctrl-C: stop feeding, save the batches in flight, then let the interrupt go on.
-                if interrupted:
-                    raise
-                interrupted = True
-                continue
-            for future in done:
-                chunk = pending.pop(future)
-                try:
-                    results = future.result()
-                except BrokenProcessPool:
-                    raise EmotuiError(
-                        "a worker process died (out of memory, or MediaPipe crashed on an image); finished images "
-                        "are saved: run again to resume, with --workers 1 to find the image"
-                    ) from None
-                finished_chunk(chunk, results)
-            refill()
-    if interrupted:
-        raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------- output bookkeeping

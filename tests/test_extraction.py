@@ -264,3 +264,20 @@ def test_a_single_leftover_part_becomes_the_output(tmp_path):
     summary = run_extraction(root, out, workers=1)
     assert (summary.detected, summary.resumed) == (0, 2)
     assert len(read_features(out)) == 2 and not parts.exists()
+
+
+def test_an_image_that_kills_its_worker_is_isolated_recorded_and_the_rest_is_kept(tmp_path):
+    from .crashing_worker import detect_or_die
+
+    root = tmp_path / "ds"
+    for src in sorted((DATASETS / "ckplus48" / "surprise").iterdir())[:11]:
+        _copy(src, root / "surprise" / src.name)
+    _copy(MEDIA / "single_face.jpg", root / "surprise" / "crash.jpg")
+    events = []
+    summary = run_extraction(root, tmp_path / "f.parquet", workers=2, chunk_size=3, on_event=events.append,
+                             _task=detect_or_die)
+    assert summary.by_status == {"ok": 11, "error": 1} and summary.remaining == 0
+    frame = read_features(tmp_path / "f.parquet")
+    crashed = frame[frame["path"].str.endswith("crash.jpg")].iloc[0]
+    assert crashed["status"] == "error" and "worker process died" in crashed["error"]
+    assert [os.path.basename(e.path) for e in events if isinstance(e, ItemFailed)] == ["crash.jpg"]
