@@ -2,7 +2,7 @@
 
 Layouts, tried in this order:
   kaggle   <root>/images/<set_id>/<Emotion>.<ext> (+ optional <root>/emotions.csv: set_id and per-set columns);
-           the set is the subject.
+           the set is the subject. <root> may also be the images/ folder itself.
   folders  <root>/[<split>/...]<label>/<image>; a manifest.csv (file,label,subject) beside the class folders
            gives each file its subject and extra columns.
   manifest a CSV file (or <root>/manifest.csv) with path (or file), label and optionally subject columns; paths
@@ -99,8 +99,9 @@ class _Rows:
 
 def _from_kaggle(root: Path) -> _Rows | None:
     images = root / "images"
-    if not images.is_dir():
-        return None
+    pointed_inside = not images.is_dir()
+    if pointed_inside:  # DATASET may be the images/ folder itself, with emotions.csv beside it
+        images = root
     sets = sorted(d for d in images.iterdir() if d.is_dir() and not d.name.startswith("."))
     # Class folders inside images/ (images/happy/x.jpg) are layout (b), not sets named after emotions.
     if not sets or all(normalize_label(d.name) for d in sets):
@@ -109,9 +110,10 @@ def _from_kaggle(root: Path) -> _Rows | None:
     for set_dir in sets:
         for image in sorted(p for p in set_dir.iterdir() if p.is_file() and is_image(p)):
             rows.add(image, image.stem, set_dir.name, set_id=set_dir.name)
-    if not rows.records and not rows.unknown:
+    # Inside images/, only files named after expressions make this layout (not any folder of photos).
+    if not rows.records and (pointed_inside or not rows.unknown):
         return None
-    meta_path = root / "emotions.csv"
+    meta_path = images.parent / "emotions.csv"
     if meta_path.is_file() and rows.records:
         meta = _read_csv(meta_path)
         if "set_id" in meta.columns:

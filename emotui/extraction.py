@@ -139,6 +139,7 @@ def run_extraction(
         workers = min(workers, max(1, len(todo)))
         size = chunk_size or max(1, min(32, math.ceil(len(todo) / (workers * 8))))
         chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+        workers = min(workers, max(1, len(chunks)))
         tally: Counter[str] = Counter()
 
         def finished_chunk(indices: list[int], results: list[Detected]) -> None:
@@ -288,7 +289,8 @@ class _Job:
         target = self.parts / f"part-{self._next_part:06d}.parquet"
         self._next_part += 1
         tmp = target.with_suffix(".tmp")
-        pq.write_table(table, tmp)
+        # Parts live for one run: write them fast, not small.
+        pq.write_table(table, tmp, compression="none", write_statistics=False, use_dictionary=False)
         os.replace(tmp, target)
 
     def _with_meta(self, detection, meta_rows: list[int]):  # noqa: ANN001, ANN202

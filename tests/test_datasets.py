@@ -135,3 +135,8 @@ def test_unusable_datasets_raise_one_line_errors(tmp_path, case):
     with pytest.raises(DatasetError, match=expected) as info:
         discover(target)
     assert "\n" not in str(info.value)
+
+
+def test_kaggle_images_folder_itself_with_emotions_csv_beside_it():
+    frame = discover(KAGGLE / "images")
+    assert frame.attrs["layout"] == "kaggle" and len(frame) == 49 and "gender" in frame.columns
