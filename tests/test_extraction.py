@@ -281,3 +281,30 @@ def test_an_image_that_kills_its_worker_is_isolated_recorded_and_the_rest_is_kep
     crashed = frame[frame["path"].str.endswith("crash.jpg")].iloc[0]
     assert crashed["status"] == "error" and "worker process died" in crashed["error"]
     assert [os.path.basename(e.path) for e in events if isinstance(e, ItemFailed)] == ["crash.jpg"]
+
+
+def test_runs_from_a_thread_as_the_dashboard_does(tmp_path):
+    root = tmp_path / "ds"
+    for src in sorted((DATASETS / "kaggle-layout-sample" / "images" / "5").iterdir()):
+        _copy(src, root / "images" / "5" / src.name)
+    results, events = [], []
+    thread = threading.Thread(target=lambda: results.append(
+        run_extraction(root, tmp_path / "f.parquet", workers=2, chunk_size=2, on_event=events.append)))
+    thread.start()
+    thread.join(120)
+    assert results and results[0].by_status == {"ok": 6} and results[0].workers == 2
+    assert isinstance(events[-1], Finished)
+
+
+def test_a_second_writer_of_the_same_file_is_refused(tmp_path):
+    import fcntl
+
+    from emotui.errors import EmotuiError
+
+    root = tmp_path / "ds"
+    _copy(MEDIA / "single_face.jpg", root / "happy" / "a.jpg")
+    with open(tmp_path / ".f.parquet.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(EmotuiError, match="another `emotui extract` is writing"):
+            run_extraction(root, tmp_path / "f.parquet", workers=1)
+    assert run_extraction(root, tmp_path / "f.parquet", workers=1).by_status == {"ok": 1}
