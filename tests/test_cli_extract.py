@@ -175,3 +175,24 @@ def test_progress_failures_and_unknown_labels_are_shown_on_stderr(tmp_path):
     assert f"unreadable empty file: {root / 'happy' / 'broken.jpg'}" in done.stderr
     assert "extract done" in done.stderr and "3/3" in done.stderr
     assert "happy" in done.stdout and "3 images (folders layout)" in done.stdout
+
+
+def test_renderer_shows_the_first_failures_then_a_count():
+    import io
+
+    from rich.console import Console
+
+    from emotui.events import Finished, ItemFailed, Progress
+    from emotui.progress_render import EventRenderer
+
+    buffer = io.StringIO()
+    with EventRenderer(Console(file=buffer, width=200), max_failures=3) as render:
+        render(Progress("extract", 0, 10))
+        for i in range(5):
+            render(ItemFailed("extract", f"/d/{i}.jpg", "no_face", "no face found"))
+        render(Progress("extract", 10, 10, rate=12.5, eta=0.0, counts={"ok": 5, "no_face": 5}))
+        render(Finished("extract", {}))
+    text = buffer.getvalue()
+    assert "no_face /d/0.jpg: no face found" in text and "/d/2.jpg" in text and "/d/3.jpg" not in text
+    assert "... 2 more skipped images not shown (5 no_face in all)" in text
+    assert "extract done" in text and "10/10" in text and "12.5 images/s" in text

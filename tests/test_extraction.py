@@ -308,3 +308,17 @@ def test_a_second_writer_of_the_same_file_is_refused(tmp_path):
         with pytest.raises(EmotuiError, match="another `emotui extract` is writing"):
             run_extraction(root, tmp_path / "f.parquet", workers=1)
     assert run_extraction(root, tmp_path / "f.parquet", workers=1).by_status == {"ok": 1}
+
+
+def test_a_landmarker_failure_is_status_error_and_the_run_goes_on(tmp_path):
+    root = tmp_path / "ds"
+    _copy(MEDIA / "single_face.jpg", root / "happy" / "a.jpg")
+    (root / "sad").mkdir()
+    # A 1x5000 strip decodes fine but cannot be scaled to the landmarker's working size.
+    cv2.imwrite(str(root / "sad" / "strip.png"), np.full((1, 5000, 3), 128, np.uint8))
+    events = []
+    summary = run_extraction(root, tmp_path / "f.parquet", workers=1, on_event=events.append)
+    assert summary.by_status == {"ok": 1, "error": 1}
+    strip = read_features(tmp_path / "f.parquet").query("path.str.endswith('strip.png')").iloc[0]
+    assert strip["status"] == "error" and "OpenCV" in strip["error"] and (strip["width"], strip["height"]) == (5000, 1)
+    assert [e.status for e in events if isinstance(e, ItemFailed)] == ["error"]
