@@ -54,23 +54,23 @@ def run_pool(
     queue: deque[tuple[list[int], bool]] = deque((chunk, False) for chunk in chunks)
     interrupted = False
     crashes_in_a_row = 0
+
+    def refill(pool: ProcessPoolExecutor, pending: dict[Future, tuple[list[int], bool]]) -> None:
+        while queue and not stop.is_set() and not interrupted:
+            chunk, isolated = queue[0]
+            if (isolated and pending) or len(pending) >= 2 * workers:
+                return
+            queue.popleft()
+            pending[pool.submit(task, [paths[i] for i in chunk])] = (chunk, isolated)
+            if isolated:
+                return
+
     while queue and not stop.is_set() and not interrupted:
         pending: dict[Future, tuple[list[int], bool]] = {}
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=init_worker,
                                  initargs=(model_path, max_faces, os.getpid())) as pool:
-
-            def refill() -> None:
-                while queue and not stop.is_set() and not interrupted:
-                    chunk, isolated = queue[0]
-                    if (isolated and pending) or len(pending) >= 2 * workers:
-                        return
-                    queue.popleft()
-                    pending[pool.submit(task, [paths[i] for i in chunk])] = (chunk, isolated)
-                    if isolated:
-                        return
-
             try:
-                refill()
+                refill(pool, pending)
                 while pending:
                     try:
                         done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -84,7 +84,7 @@ def run_pool(
                         chunk, isolated = pending.pop(future)
                         on_chunk(chunk, results)
                         crashes_in_a_row = 0 if isolated else crashes_in_a_row
-                    refill()
+                    refill(pool, pending)
             except BrokenProcessPool:
                 for future, (chunk, isolated) in list(pending.items()):
                     if future.done() and future.exception() is None:  # finished before the crash: keep it
