@@ -5,13 +5,10 @@ Kept apart from extraction.py (the orchestration) so a worker process imports on
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,24 +109,6 @@ def _one_line(exc: BaseException) -> str:
     return text[-1] if text else type(exc).__name__
 
 
-@contextlib.contextmanager
-def quiet_native_stderr() -> Iterator[None]:
-    """Hide the C++ log lines MediaPipe prints while it builds its graph (they cannot be turned off)."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
 # ---------------------------------------------------------------- worker process side
 
 _worker: tuple[Landmarker, int] | None = None
@@ -144,8 +123,7 @@ def init_worker(model_path: str, max_faces: int, owner: int) -> None:
     # The parent turns Ctrl-C into a graceful stop and waits for the batches in flight; workers must not die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_when_orphaned(owner)
-    with quiet_native_stderr():
-        landmarker = Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES))
+    landmarker = Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES))
     from multiprocessing.util import Finalize
 
     Finalize(landmarker, landmarker.close, exitpriority=10)

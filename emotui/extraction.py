@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
-from .detection import DETECT_FACES, Detected, detect_image, quiet_native_stderr
+from .detection import DETECT_FACES, Detected, detect_image
 from .errors import DatasetError, EmotuiError
 from .events import EventHandler, Finished, ItemFailed, Progress, ignore
 from .landmarker import resolve_landmarker, sha256_of
@@ -178,9 +178,7 @@ def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop) -> None:
     """One worker: detect in the calling thread (no process start-up or pickling costs)."""
     from .landmarker import Landmarker
 
-    with quiet_native_stderr():
-        landmarker = Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES))
-    with landmarker:
+    with Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES)) as landmarker:
         for chunk in chunks:
             results = []
             for index in chunk:
