@@ -160,8 +160,10 @@ def speed(args: argparse.Namespace) -> None:
     print(f"(a) workers 1 / bare loop        = {med['w1']['rate'] / med['bare']['rate']:.2f}   target >= 0.9"
           f"   [end to end: {med['w1']['wall_rate'] / med['bare']['wall_rate']:.2f}; images per CPU second, "
           f"which other jobs' load barely moves: {med['w1']['cpu_rate'] / med['bare']['cpu_rate']:.2f}]")
+    best = {k: max(r["rate"] for r in v) for k, v in runs.items()}
     print(f"(b) workers 2 / workers 1        = {med['w2']['rate'] / med['w1']['rate']:.2f}   target >= 1.7"
-          f"   [end to end: {med['w2']['wall_rate'] / med['w1']['wall_rate']:.2f}]")
+          f"   [end to end: {med['w2']['wall_rate'] / med['w1']['wall_rate']:.2f}; best round of each, the least "
+          f"disturbed by other jobs: {best['w2'] / best['w1']:.2f}]")
     help_s, python_s = help_time()
     print(f"(c) emotui --help                = {help_s:.3f} s   target < 0.5 s   "
           f"[{help_s / python_s:.1f}x a bare `python -c pass`, {python_s:.3f} s]")

@@ -215,11 +215,13 @@ class _Job:
             except OSError:  # a manifest row whose file is gone: recorded as unreadable, redone when it appears
                 sizes.append(-1)
                 mtimes.append(-1)
+        self.sizes, self.mtimes = sizes, mtimes
         self.keys = pd.DataFrame({"path": self.paths, "size": sizes, "mtime_ns": mtimes, "landmarker": model_sha})
         extras = [c for c in self.frame.columns if c not in BASE_SCHEMA.names]
-        self.meta = self.frame[["label", "subject", *extras]].copy()
-        self.meta["subject"] = self.meta["subject"].astype(str)
-        self.meta_schema = pa.Schema.from_pandas(self.meta, preserve_index=False)
+        meta = self.frame[["label", "subject", *extras]].copy()
+        meta["subject"] = meta["subject"].astype(str)
+        # Converted once; each part takes its rows from it.
+        self.meta = pa.Table.from_pandas(meta, preserve_index=False).replace_schema_metadata(None)
         self._next_part = 0
 
     def _sources(self) -> list[Path]:
@@ -275,8 +277,8 @@ class _Job:
                 rows["face"].append(number)
                 for column, value in zip(("landmarks", "blendshapes", "transform", "bbox"), face or (None,) * 4):
                     rows[column].append(value)
-                rows["size"].append(int(self.keys.at[index, "size"]))
-                rows["mtime_ns"].append(int(self.keys.at[index, "mtime_ns"]))
+                rows["size"].append(self.sizes[index])
+                rows["mtime_ns"].append(self.mtimes[index])
                 rows["landmarker"].append(self.model_sha)
         table = pa.table({name: pa.array(rows[name], BASE_SCHEMA.field(name).type) for name in _DETECTION_COLUMNS})
         table = self._with_meta(table, meta_rows)
@@ -295,8 +297,7 @@ class _Job:
         """Detection columns + the dataset's label, subject and extra columns, in the documented order."""
         import pyarrow as pa
 
-        meta = pa.Table.from_pandas(self.meta.iloc[meta_rows].reset_index(drop=True), schema=self.meta_schema,
-                                    preserve_index=False)
+        meta = self.meta.take(pa.array(meta_rows, pa.int64()))
         columns = {name: detection.column(name) for name in _DETECTION_COLUMNS}
         columns["label"] = meta.column("label").cast(pa.string())
         columns["subject"] = meta.column("subject").cast(pa.string())

@@ -49,6 +49,7 @@ class EventRenderer:
             TextColumn("{task.fields[counts]}"),
             console=self.console,
             transient=False,
+            refresh_per_second=4,  # events move the bar; redrawing more often only costs the job CPU
         )
         self._tasks: dict[str, Any] = {}
 
