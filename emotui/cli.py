@@ -16,11 +16,15 @@ COMMANDS: dict[str, str] = {
     "watch": "emotui.commands.watch:watch",
     "sessions": "emotui.commands.sessions:sessions",
     "export": "emotui.commands.export:export",
+    "doctor": "emotui.commands.doctor:doctor",
+    "extract": "emotui.commands.extract:extract",
 }
 HELP: dict[str, str] = {
     "watch": "Watch a camera, video, image folder or stream and log predictions.",
     "sessions": "List the monitoring sessions in the prediction log.",
     "export": "Export the prediction log as CSV, JSONL or Parquet.",
+    "doctor": "Check versions, the landmarker model, cameras and paths.",
+    "extract": "Extract face landmark features from a dataset into Parquet.",
 }
 
 

@@ -1,0 +1,103 @@
+"""`emotui extract`: a dataset's images -> the features Parquet file, with progress on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..schema import STATUSES
+
+
+@click.command("extract")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Parquet file to write (default: the dataset's file under the data directory).")
+@click.option("--workers", type=click.IntRange(min=1), help="Processes to run (default: all cores).")
+@click.option("--max-faces", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Faces kept per image, largest first (one row each).")
+@click.option("--landmarker", type=click.Path(dir_okay=False, path_type=Path),
+              help="face_landmarker.task to use (default: $EMOTUI_LANDMARKER, models/, or download).")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--chunk-size", type=click.IntRange(min=1), hidden=True)
+def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int, landmarker: Path | None,
+            as_json: bool, chunk_size: int | None) -> None:
+    """Extract MediaPipe face landmarks, blendshapes and head pose from every image of DATASET.
+
+    DATASET is a folder (Kaggle images/<set>/<Emotion>.jpg layout, or class folders, optionally under train/ and
+    test/) or a CSV manifest with path,label[,subject] columns. A second run only does what is new or changed;
+    Ctrl-C saves what is finished (run again to resume).
+    """
+    from ..datasets import describe_unknown, discover
+    from ..extraction import features_path_for, run_extraction
+    from ..landmarker import resolve_landmarker
+    from ..progress_render import EventRenderer, download_progress
+
+    err = Console(stderr=True)
+    frame = discover(dataset)
+    unknown = frame.attrs.get("unknown_labels") or {}
+    if unknown:
+        err.print(f"[yellow]left out {sum(unknown.values())} files with unknown labels:[/] {describe_unknown(unknown)}",
+                  highlight=False, soft_wrap=True)
+    on_download, end_download = download_progress(err)
+    try:
+        model = resolve_landmarker(landmarker, on_progress=on_download)
+    finally:
+        end_download()
+    out = out or features_path_for(dataset)
+    stop = threading.Event()
+    with _stop_on_ctrl_c(stop, err), EventRenderer(err) as render:
+        summary = run_extraction(frame, out, workers=workers, max_faces=max_faces, landmarker=model,
+                                 on_event=render, stop=stop, chunk_size=chunk_size)
+    if as_json:
+        click.echo(json.dumps(summary.as_dict(), indent=2))
+    else:
+        _print_summary(summary, Console())
+    if summary.cancelled:
+        err.print(f"stopped: {summary.remaining} images left; run the same command again to finish")
+        click.get_current_context().exit(130)
+
+
+@contextlib.contextmanager
+def _stop_on_ctrl_c(stop: threading.Event, console: Console) -> Iterator[None]:
+    """First Ctrl-C: finish the batches in flight and save. Second: abort (finished batches are still saved)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame) -> None:  # noqa: ANN001
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        console.print("[yellow]stopping after the images in flight (Ctrl-C again to abort)...[/]")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _print_summary(summary, console: Console) -> None:  # noqa: ANN001
+    statuses = [s for s in STATUSES if summary.by_status.get(s)] or ["ok"]
+    table = Table(title=f"{summary.out}", title_justify="left", show_footer=True)
+    table.add_column("class", footer="all")
+    for status in statuses:
+        table.add_column(status, justify="right", footer=str(summary.by_status.get(status, 0)))
+    table.add_column("images", justify="right", footer=str(sum(summary.by_status.values())))
+    for label, counts in summary.by_class.items():
+        table.add_row(label, *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
+    console.print(table)
+    rate = f" at {summary.rate:.1f} images/s with {summary.workers} worker(s)" if summary.detected else ""
+    console.print(
+        f"{summary.total} images ({summary.layout} layout): {summary.detected} detected now{rate}, "
+        f"{summary.resumed} already done; {summary.faces} face rows; {summary.seconds:.1f} s",
+        highlight=False,
+    )

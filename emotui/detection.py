@@ -1,0 +1,162 @@
+"""One image in, one detection record out: the per-image work of extraction, run inside worker processes.
+
+Kept apart from extraction.py (the orchestration) so a worker process imports only what it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ImageReadError
+from .landmarker import MAX_DETECT_SIDE, Landmarker, read_image
+
+# The detector always looks for this many faces so that "the largest face" is the largest of several, not
+# whichever face MediaPipe happens to return first; n_faces counts up to this number (or --max-faces if larger).
+DETECT_FACES = 4
+_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
+
+
+@dataclass(slots=True)
+class Detected:
+    """What one image gave: a status and up to max_faces faces, largest first (arrays flattened for Parquet)."""
+
+    status: str  # ok | no_face | unreadable | error
+    error: str | None = None
+    width: int = 0
+    height: int = 0
+    n_faces: int = 0
+    faces: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+
+
+def decode_for_detection(path: str | Path) -> tuple[np.ndarray, int, int]:
+    """RGB pixels for the landmarker plus the image's true (upright) width and height.
+
+    Huge JPEGs are decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (never below the landmarker's working size),
+    which saves both the decode time and the full-size buffers: an 8000x8000 photo would otherwise need ~400 MB.
+    """
+    size = _jpeg_size(path) if str(path).lower().endswith(_JPEG_SUFFIXES) else None
+    factor = 1
+    if size:
+        while factor < 8 and max(size) / (factor * 2) >= MAX_DETECT_SIDE:
+            factor *= 2
+    if factor == 1:
+        rgb = read_image(path)
+        return rgb, rgb.shape[1], rgb.shape[0]
+    import cv2
+
+    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
+    bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flag)
+    if bgr is None:
+        raise ImageReadError(f"not a readable image: {path}")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size[0], size[1]
+
+
+def _jpeg_size(path: str | Path) -> tuple[int, int] | None:
+    """(width, height) after EXIF rotation from the header alone, or None when Pillow cannot tell."""
+    try:
+        from PIL import Image  # comes with mediapipe (through matplotlib); only used to read headers
+    except ImportError:
+        return None
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated a quarter turn
+                width, height = height, width
+            return width, height
+    except Exception:  # noqa: BLE001 - an unreadable header is reported by the real decode
+        return None
+
+
+def detect_image(landmarker: Landmarker, path: str, max_faces: int = 1) -> Detected:
+    """Never raises for a bad image: the failure becomes the record's status and message."""
+    try:
+        rgb, width, height = decode_for_detection(path)
+    except ImageReadError as exc:
+        return Detected("unreadable", str(exc))
+    except MemoryError:
+        return Detected("unreadable", f"image too large to decode: {path}")
+    except Exception as exc:  # noqa: BLE001 - OpenCV raises cv2.error on some corrupt files
+        return Detected("unreadable", f"cannot decode {path}: {_one_line(exc)}")
+    try:
+        faces = landmarker.detect(rgb)
+    except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
+        return Detected("error", f"{type(exc).__name__}: {_one_line(exc)}", width, height)
+    if not faces:
+        return Detected("no_face", "no face found", width, height)
+    # bbox is in the pixels of the decoded image, which may be a reduced copy.
+    scale = np.float32(width / rgb.shape[1])
+    kept = [
+        (
+            face.landmarks.reshape(-1),
+            face.blendshapes,
+            face.transform.reshape(-1),
+            np.asarray(face.bbox, dtype=np.float32) * scale,
+        )
+        for face in faces[:max_faces]
+    ]
+    return Detected("ok", None, width, height, len(faces), kept)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+# ---------------------------------------------------------------- worker process side
+
+_worker: tuple[Landmarker, int] | None = None
+
+
+def init_worker(model_path: str, max_faces: int, owner: int) -> None:
+    """Process-pool initializer: one Landmarker per worker, Ctrl-C left to the parent, exit if orphaned.
+
+    `owner` is the pid of the process running the job (with forkserver it is not the worker's parent).
+    """
+    global _worker
+    # The parent turns Ctrl-C into a graceful stop and waits for the batches in flight; workers must not die.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_when_orphaned(owner)
+    landmarker = Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES))
+    from multiprocessing.util import Finalize
+
+    Finalize(landmarker, landmarker.close, exitpriority=10)
+    _worker = (landmarker, max_faces)
+
+
+def detect_chunk(paths: list[str]) -> list[Detected]:
+    assert _worker is not None, "init_worker did not run"
+    landmarker, max_faces = _worker
+    return [detect_image(landmarker, path, max_faces) for path in paths]
+
+
+def _exit_when_orphaned(owner: int) -> None:
+    """A worker whose job was killed (kill -9) would wait on its queue forever: leave instead.
+
+    Watching our parent is not enough: forkserver workers hold its "alive" pipe open, so after a kill -9 of the job
+    the server and its workers would keep each other alive. A killed job not yet reaped is a zombie: gone too.
+    """
+    import psutil
+
+    try:
+        job = psutil.Process(owner)  # remembers the start time, so a recycled pid is not mistaken for the job
+    except psutil.NoSuchProcess:
+        os._exit(0)
+
+    def watch() -> None:
+        while True:
+            try:
+                if not job.is_running() or job.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.Error:
+                break
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="orphan-watch", daemon=True).start()
