@@ -6,14 +6,20 @@ Subcommands live in emotui/commands/ and are imported only when invoked, so `emo
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
 import click
 
 from . import __version__
-from .errors import EmotuiError
+from .errors import EmotuiError, UsageError
 
 # name -> "module:attribute" of a click command
-COMMANDS: dict[str, str] = {}
-HELP: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "serve": "emotui.commands.serve:serve",
+}
+HELP: dict[str, str] = {
+    "serve": "Serve the dashboard to a web browser (textual-serve), on localhost by default.",
+}
 
 
 class LazyGroup(click.Group):
@@ -47,14 +53,27 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emotui")
+@click.option("--data", type=click.Path(path_type=Path), help="Dashboard: the dataset folder to extract (key e).")
+@click.option("--source", help="Dashboard: what the monitor watches: camera index, video, image folder or URL.")
+@click.option("--model", type=click.Path(path_type=Path), help="Dashboard: the monitor's model directory.")
+@click.option("--interval", type=float, default=5.0, show_default=True,
+              help="Dashboard: seconds between analysed frames (0 = every frame).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path | None, interval: float) -> None:
     """Learn facial expressions from MediaPipe face landmarks and watch a camera live.
 
     Without a subcommand, opens the terminal dashboard.
     """
+    if data is not None and not data.is_dir():
+        raise UsageError(f"--data {data}: no such folder")
+    if model is not None and not model.is_dir():
+        raise UsageError(f"--model {model}: no such model directory")
+    if interval < 0:
+        raise UsageError(f"--interval must be >= 0 seconds, not {interval:g}")
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from .tui.app import Settings, run_app  # Textual loads only when the dashboard opens
+
+        run_app(Settings(data=data, source=source, model=model, interval=interval))
 
 
 def main() -> None:
