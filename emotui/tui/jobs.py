@@ -8,6 +8,7 @@ core lazily; a part missing from this build becomes a one-line error the app sho
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -99,26 +100,14 @@ def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: 
 def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop) -> Any:  # noqa: ANN001
     predictor = _core("emotui.predictor", "watching").Predictor.load(model_dir)
     monitor = _core("emotui.monitor", "watching")
-    store = _core("emotui.logstore", "watching").LogStore()
-    try:
-        return monitor.run_monitor(
-            source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES, store=store,
-            on_event=on_event, stop=stop,
-        )
-    finally:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+    with _core("emotui.logstore", "watching").LogStore() as store:
+        return monitor.run_monitor(source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES,
+                                   store=store, on_event=on_event, stop=stop)
 
 
 def export(session: str, fmt: str, out: Path) -> Path:
-    store = _core("emotui.logstore", "exporting").LogStore()
-    try:
-        store.export(session=session, format=fmt, out=Path(out))
-    finally:
-        close = getattr(store, "close", None)
-        if close:
-            close()
+    with _core("emotui.logstore", "exporting").LogStore() as store:
+        store.export(fmt, Path(out), session=session)
     return Path(out)
 
 
@@ -126,7 +115,8 @@ def model_sizes() -> tuple[str, ...]:
     """Model sizes training accepts; importing the model module loads torch, so call this in a thread."""
     for module in ("emotui.model", "emotui.training"):
         try:
-            sizes = getattr(importlib.import_module(module), "MODEL_SIZES", None)
+            found = importlib.import_module(module)
+            sizes = getattr(found, "MODEL_SIZES", None) or getattr(found, "SIZES", None)
         except ImportError:
             continue
         if sizes:
@@ -134,7 +124,23 @@ def model_sizes() -> tuple[str, ...]:
     return ("small",)
 
 
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker while sys.stderr is still the terminal.
+
+    A running Textual app replaces sys.stderr with an object whose fileno() is -1; a process pool started from
+    the app (the extraction's workers) would then fail to launch the tracker with "bad value(s) in fds_to_keep".
+    """
+    from multiprocessing import resource_tracker
+
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    resource_tracker.ensure_running()
+
+
 def real_jobs() -> Jobs:
+    _start_resource_tracker()
     return Jobs(discover=discover, features_for=features_for, extract=extract, train=train, watch=watch,
                 export=export, model_sizes=model_sizes, new_model_dir=new_model_dir, name="core")
 

@@ -31,6 +31,7 @@ class TrainPane(JobPane):
         self.features: list[Path] = []
         self.history: list[EpochMetrics] = []
         self.out: Path | None = None
+        self.summary: dict = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -152,6 +153,7 @@ class TrainPane(JobPane):
             self._show_results(event.summary)
 
     def _show_results(self, summary: dict) -> None:
+        self.summary = summary
         classes = summary.get("classes") or list(CLASSES)
         if summary.get("confusion_matrix") is not None:
             self.query_one("#confusion", Static).update(confusion_table(summary["confusion_matrix"], classes))
@@ -159,8 +161,10 @@ class TrainPane(JobPane):
             self.query_one("#per-class", Static).update(per_class_table(summary["per_class"], classes))
         acc, f1 = summary.get("accuracy"), summary.get("macro_f1")
         if acc is not None and f1 is not None:
+            note = f"  ({summary['note']})" if summary.get("note") else ""
             self.query_one("#train-status", Static).update(
-                f"test accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]  model {self.out.name if self.out else '-'}")
+                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]  model {self.out.name if self.out else '-'}"
+                f"{note}")
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
