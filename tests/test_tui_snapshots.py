@@ -13,7 +13,7 @@ from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import StandIns
 from emotui.tui.train_pane import TrainPane
 
-from .tui_helpers import wait_until
+from .tui_helpers import plots_settled, wait_until
 
 SIZE = (100, 32)
 
@@ -29,6 +29,8 @@ async def settle(pilot) -> None:  # noqa: ANN001
     pilot.app.clear_notifications()
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.3)
+    await plots_settled(pilot)
+    await pilot.pause(0.1)
 
 
 async def run_job(pilot, key: str, pane: type) -> None:  # noqa: ANN001

@@ -27,9 +27,18 @@ def screen_text(app) -> str:  # noqa: ANN001
     return console.export_text()
 
 
-async def shown(pilot) -> str:  # noqa: ANN001
-    """The screen once pending repaints are done."""
+async def plots_settled(pilot, timeout: float = 10.0) -> None:  # noqa: ANN001
+    """Charts are built in threads: wait until every visible one shows its latest data."""
+    from emotui.tui.charts import CachedPlot
+
     await pilot.pause()
+    await wait_until(pilot, lambda: all(p.settled for p in pilot.app.query(CachedPlot) if p.region.area),
+                     timeout, what="charts")
+
+
+async def shown(pilot) -> str:  # noqa: ANN001
+    """The screen once pending repaints (charts included) are done."""
+    await plots_settled(pilot)
     await pilot.pause()
     return screen_text(pilot.app)
 

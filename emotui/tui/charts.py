@@ -3,18 +3,77 @@ confusion matrix and per-class metrics."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
+from textual import work
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
 
 from ..labels import CLASSES
 
 
-class LineChart(PlotextPlot):
+class CachedPlot(PlotextPlot):
+    """A plotext plot built off the UI thread, once per data change and size.
+
+    Building a chart of 8 series takes tens of milliseconds of pure Python; done in `render` (as PlotextPlot
+    does) it would hold up every key pressed meanwhile, and Textual renders again on each layout change (a pane
+    switch). Here `render` shows the last picture built and a thread worker builds the next one on a fresh Plot.
+    """
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.version = 0
+        self._setup: Callable[[Plot], None] = lambda plt: None
+        self._built: tuple[tuple, Text] | None = None
+        self._building: tuple | None = None
+
+    @property
+    def settled(self) -> bool:
+        """The picture shown is the latest (tests and snapshots wait for this)."""
+        return self._building is None and (self._built is None or self._built[0] == self._key())
+
+    def set_plot(self, setup: Callable[[Plot], None]) -> None:
+        """`setup` draws on a fresh Plot (in a worker thread): it must only read data it owns."""
+        self._setup = setup
+        self.version += 1
+        self.refresh()
+
+    def _key(self) -> tuple:
+        return (self.size.width, self.size.height, self.version, self._get_plotext_theme_name(self.app.theme))
+
+    def render(self) -> Text:
+        key = self._key()
+        if (self._built is None or self._built[0] != key) and self._building != key and self.size.area:
+            self._building = key
+            self._build(key, self._setup)
+        return self._built[1] if self._built else Text("")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plot")
+    def _build(self, key: tuple, setup: Callable[[Plot], None]) -> None:
+        width, height, _, theme = key
+        plot = Plot()
+        plot.plotsize(width, height)
+        plot._set_size(width, height)  # textual-plotext does both; resizing misbehaves otherwise
+        setup(plot)
+        plot.theme(theme)
+        text = Text.from_ansi(plot.build())
+        try:
+            self.app.call_from_thread(self._show_built, key, text)
+        except RuntimeError:  # the app has closed meanwhile
+            pass
+
+    def _show_built(self, key: tuple, text: Text) -> None:
+        self._built = (key, text)
+        if self._building == key:
+            self._building = None
+        self.refresh()
+
+
+class LineChart(CachedPlot):
     """Named series over numeric x values (plotext 5 wants numbers, not dates or strings)."""
 
     def __init__(self, title: str, *, ylim: tuple[float, float] | None = None, xlabel: str = "",
@@ -27,19 +86,19 @@ class LineChart(PlotextPlot):
 
     def draw(self, xs: Mapping[str, Sequence[float]], ys: Mapping[str, Sequence[float]],
              legend: bool = True) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(self.chart_title)
-        if self.xlabel:
-            plt.xlabel(self.xlabel)
-        if self.ylim:
-            plt.ylim(*self.ylim)
-        for name, y in ys.items():
-            x = list(xs[name])
-            if x:
-                plt.plot(x, list(y), label=name if legend else None, marker="braille")
-        self.refresh()
+        series = [(name, list(xs[name]), list(y)) for name, y in ys.items() if len(xs[name])]
+        title, xlabel, ylim = self.chart_title, self.xlabel, self.ylim
+
+        def setup(plt: Plot) -> None:
+            plt.title(title)
+            if xlabel:
+                plt.xlabel(xlabel)
+            if ylim:
+                plt.ylim(*ylim)
+            for name, x, y in series:
+                plt.plot(x, y, label=name if legend else None, marker="braille")
+
+        self.set_plot(setup)
 
 
 class ProbabilityBars(Static):

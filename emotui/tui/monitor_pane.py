@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import deque
 from datetime import datetime
+from time import monotonic
 from pathlib import Path
 
 from textual import on, work
@@ -22,7 +23,8 @@ from .messages import JobEnded, JobEvent
 
 HISTORY_FRAMES = 60  # the sliding window of the history chart, in analysed frames
 RECENT_ROWS = 200
-REDRAW_SECONDS = 0.25  # charts are redrawn at most this often, however fast predictions arrive
+REDRAW_SECONDS = 0.25  # widgets follow the predictions at most this often, however fast they arrive
+CHART_SECONDS = 1.0  # the history chart is the costly one (tens of ms to draw)
 
 
 def _seconds(stamp: str) -> float | None:
@@ -40,7 +42,7 @@ class MonitorPane(JobPane):
         super().__init__(jobs, **kwargs)
         self.source = source
         self.interval = interval
-        self.model = model
+        self.model = Path(model) if model else None
         self.session: str | None = None
         self.camera = "off"
         self.latency: float | None = None
@@ -50,6 +52,10 @@ class MonitorPane(JobPane):
         self.landmarks = None
         self.rows = 0
         self.dirty = False
+        self.current: Prediction | None = None
+        self.pending_rows: list[Prediction] = []
+        self.pending_tracks: dict[str, Prediction] = {}
+        self.chart_drawn = 0.0
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -113,7 +119,7 @@ class MonitorPane(JobPane):
             self.notify("type a source first: a camera index, a video, a folder or a URL", severity="warning")
             return
         self.source, self.interval = source, interval
-        self.session, self.camera, self.latency, self.last_frame = None, "opening", None, None
+        self.session, self.camera, self.latency, self.last_frame, self.current = None, "opening", None, None, None
         self.history.clear()
         self.frame_times.clear()
         self.set_headline("opening")
@@ -150,44 +156,47 @@ class MonitorPane(JobPane):
             self._show_status()
         elif isinstance(event, Finished):
             self.dirty = True
-            self._redraw()
+            self._redraw(force=True)
 
     def _prediction(self, p: Prediction) -> None:
+        """Only records: widgets are updated by `_redraw`, a few times a second, however fast frames come."""
         self.session = p.session
-        new_frame = p.frame != self.last_frame
-        if new_frame:
+        if p.frame != self.last_frame:
             self.last_frame = p.frame
             stamp = _seconds(p.time)
             if stamp is not None:
                 self.frame_times.append(stamp)
+            self.current = p  # the first (largest) face of a frame is the one shown large
+            if p.label is not None:
+                self.history.append((p.frame, dict(p.smoothed or p.probabilities)))
+            self.landmarks = p.landmarks
         self.latency = float(p.latency_ms.get("total", sum(p.latency_ms.values()))) if p.latency_ms else None
+        self.pending_rows.append(p)
+        if p.track is not None:
+            self.pending_tracks[str(p.track)] = p
+        self.dirty = True
+
+    def _show_current(self, p: Prediction) -> None:
         if p.label is None:
             self.query_one("#big-label", Static).update("no face")
             self.query_one("#probs", ProbabilityBars).show(None)
-            self.landmarks = None
-        elif new_frame:  # the first (largest) face of a frame is the one shown large
-            probs = p.smoothed or p.probabilities
+        else:
             self.query_one("#big-label", Static).update(
                 f"{p.label.upper()}  {p.confidence:.0%}{'  (uncertain)' if p.uncertain else ''}")
-            self.query_one("#probs", ProbabilityBars).show(probs)
-            self.history.append((p.frame, dict(probs)))
-            self.landmarks = p.landmarks
-        self._add_recent(p)
-        if p.track is not None:
-            self._update_track(p)
+            self.query_one("#probs", ProbabilityBars).show(p.smoothed or p.probabilities)
         if not self.stopping:
-            self.set_headline(f"{p.label or 'no face'} {p.confidence:.0%}" if p.label else "no face")
-        self._show_status()
-        self.dirty = True
+            self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
 
-    def _add_recent(self, p: Prediction) -> None:
+    def _add_recent(self, rows: list[Prediction]) -> None:
         table = self.query_one("#recent", DataTable)
-        clock = p.time[11:19] if len(p.time) >= 19 else p.time
-        table.add_row(clock, str(p.frame), "-" if p.track is None else str(p.track), p.label or "no face",
-                      f"{p.confidence:.0%}" if p.label else "", key=str(self.rows))
-        self.rows += 1
-        if table.row_count > RECENT_ROWS:
-            table.remove_row(str(self.rows - RECENT_ROWS - 1))
+        for p in rows[-RECENT_ROWS:]:
+            clock = p.time[11:19] if len(p.time) >= 19 else p.time
+            table.add_row(clock, str(p.frame), "-" if p.track is None else str(p.track), p.label or "no face",
+                          f"{p.confidence:.0%}" if p.label else "", key=str(self.rows))
+            self.rows += 1
+        self.rows += max(0, len(rows) - RECENT_ROWS)
+        while table.row_count > RECENT_ROWS:
+            table.remove_row(next(iter(table.rows)))
         table.move_cursor(row=table.row_count - 1, animate=False)
 
     def _update_track(self, p: Prediction) -> None:
@@ -205,14 +214,28 @@ class MonitorPane(JobPane):
         else:
             table.add_row(*values.values(), key=key)
 
-    def _redraw(self) -> None:
+    def _redraw(self, force: bool = False) -> None:
         if not self.dirty:
             return
         self.dirty = False
-        x = [float(frame) for frame, _ in self.history]
-        self.query_one("#history-chart", LineChart).draw(
-            {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
-                                            for name in CLASSES})
+        if self.current is not None:
+            self._show_current(self.current)
+        rows, self.pending_rows = self.pending_rows, []
+        if rows:
+            self._add_recent(rows)
+        tracks, self.pending_tracks = self.pending_tracks, {}
+        for p in tracks.values():
+            self._update_track(p)
+        self._show_status()
+        now = monotonic()
+        if force or now - self.chart_drawn >= CHART_SECONDS:
+            self.chart_drawn = now
+            x = [float(frame) for frame, _ in self.history]
+            self.query_one("#history-chart", LineChart).draw(
+                {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
+                                                for name in CLASSES})
+        else:
+            self.dirty = True  # the chart is still due
         preview = self.query_one("#preview", FacePreview)
         if preview.display:
             preview.show(self.landmarks)
@@ -220,11 +243,10 @@ class MonitorPane(JobPane):
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
         self.camera = "off"
+        self.dirty = True
+        self._redraw(force=True)
         if message.error is not None:
             self.set_headline("failed")
             self.query_one("#big-label", Static).update(describe_error(message.error)[:60])
         else:
             self.set_headline("stopped" if self.stopping else "ended")
-        self._show_status()
-        self.dirty = True
-        self._redraw()

@@ -6,6 +6,7 @@ without MediaPipe, torch or a camera. `emotui` itself never uses them; the end-t
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import threading
 import time
@@ -37,21 +38,29 @@ def synthetic_landmarks(shift: float = 0.0) -> np.ndarray:
     return np.c_[points, np.zeros(len(points))].astype(np.float32)
 
 
-def _burn(seconds: float) -> None:
-    """Hold a core (and the GIL, as pure Python does) the way a busy job might."""
+_BLOCK = bytes(1 << 20)
+
+
+def _burn(seconds: float, hold_gil: bool) -> None:
+    """Keep a core busy like a job would: in native code that lets the GIL go (MediaPipe, torch, OpenCV do), or,
+    with `hold_gil`, in pure Python, the worst case for the UI thread."""
     end = time.perf_counter() + seconds
     x = 0
     while time.perf_counter() < end:
-        x += 1
+        if hold_gil:
+            x += 1
+        else:
+            hashlib.sha256(_BLOCK).digest()  # hashlib releases the GIL on large buffers
 
 
 @dataclass
 class StandIns:
-    """Knobs: `delay` between items, `burn` CPU seconds per item, `frames` the monitor emits (None = until
-    stopped), and the images the extraction pretends to process when the dataset has none."""
+    """Knobs: `delay` between items, `burn` CPU seconds per item (`hold_gil`: in pure Python), `frames` the
+    monitor emits (None = until stopped), and the images the extraction pretends to do when the dataset has none."""
 
     delay: float = 0.0
     burn: float = 0.0
+    hold_gil: bool = False
     frames: int | None = 12
     images: int = 40
     emitted: list[Prediction] = field(default_factory=list)
@@ -59,7 +68,7 @@ class StandIns:
 
     def _pause(self, stop: threading.Event) -> bool:
         if self.burn:
-            _burn(self.burn)
+            _burn(self.burn, self.hold_gil)
         if self.delay:
             stop.wait(self.delay)
         return stop.is_set()

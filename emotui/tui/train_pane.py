@@ -16,6 +16,7 @@ from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent, ModelReady
 
+CHART_SECONDS = 0.5
 DEFAULTS = {"epochs": "20", "batch": "64", "lr": "0.001", "val": "0.1"}
 
 
@@ -32,6 +33,7 @@ class TrainPane(JobPane):
         self.history: list[EpochMetrics] = []
         self.out: Path | None = None
         self.summary: dict = {}
+        self.charts_due = False
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -60,6 +62,8 @@ class TrainPane(JobPane):
         for name in ("ep", "loss", "acc", "v.acc", "v.F1", "lr", "s"):
             table.add_column(name)
         self._load_sizes()
+        # Fast epochs (a small data set) would otherwise redraw both charts, tens of ms each, per event.
+        self.set_interval(CHART_SECONDS, self._draw_if_due)
 
     @work(thread=True, exit_on_error=False, group="sizes")
     def _load_sizes(self) -> None:
@@ -124,7 +128,12 @@ class TrainPane(JobPane):
     def _train(self, features: list[Path], out: Path, settings: dict, done) -> Path:  # noqa: ANN001
         return self.call_job(done, self.jobs.train, features, out, **settings)
 
+    def _draw_if_due(self) -> None:
+        if self.charts_due:
+            self._draw()
+
     def _draw(self) -> None:
+        self.charts_due = False
         x = [float(m.epoch) for m in self.history]
         self.query_one("#loss-chart", LineChart).draw(
             {"train": x, "val": x}, {"train": [m.train_loss for m in self.history],
@@ -146,10 +155,11 @@ class TrainPane(JobPane):
                 f"{event.train_accuracy:.1%}", f"{event.val_accuracy:.1%}",
                 f"{event.val_macro_f1:.1%}", f"{event.learning_rate:.1e}", f"{event.seconds:.1f}")
             self.query_one("#epochs-table", DataTable).move_cursor(row=len(self.history) - 1)
-            self._draw()
+            self.charts_due = True
             if not self.stopping:
                 self.set_headline(f"epoch {event.epoch}/{event.epochs}")
         elif isinstance(event, Finished) and event.stage == "train":
+            self._draw()
             self._show_results(event.summary)
 
     def _show_results(self, summary: dict) -> None:
@@ -168,6 +178,7 @@ class TrainPane(JobPane):
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
+        self._draw_if_due()
         if message.error is not None:
             self.set_headline("failed")
             self.query_one("#train-status", Static).update(f"[red]{describe_error(message.error)}[/]")
