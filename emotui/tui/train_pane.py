@@ -154,7 +154,7 @@ class TrainPane(JobPane):
                 f"{fold}{event.epoch}{'*' if event.best else ''}", f"{event.train_loss:.3f}",
                 f"{event.train_accuracy:.1%}", f"{event.val_accuracy:.1%}",
                 f"{event.val_macro_f1:.1%}", f"{event.learning_rate:.1e}", f"{event.seconds:.1f}")
-            self.query_one("#epochs-table", DataTable).move_cursor(row=len(self.history) - 1)
+            self.query_one("#epochs-table", DataTable).move_cursor(row=len(self.history) - 1, animate=False)
             self.charts_due = True
             if not self.stopping:
                 self.set_headline(f"epoch {event.epoch}/{event.epochs}")
