@@ -7,6 +7,7 @@ Skipped (with the reason shown) only while the core parts from issues 2-4 are no
 from __future__ import annotations
 
 import csv
+import time
 
 import pytest
 
@@ -78,6 +79,26 @@ def test_real_pipeline_extract_train_watch_export():
             assert any(str(app.last_export) in n for n in notifications(app))
 
             await pilot.press("q")
+        assert app.return_code == 0
+
+    run(scenario())
+
+
+@pytest.mark.slow
+def test_quitting_while_watching_releases_the_video_within_a_second():
+    async def scenario() -> None:
+        source = MEDIA / "WolfgangLanger_Pexels.mp4"  # 20 s at its real rate: still playing when q comes
+        app = EmotuiApp(Settings(source=str(source), interval=0.0))
+        async with app.run_test(size=(100, 30)) as pilot:
+            monitor = app.query_one(MonitorPane)
+            await pilot.press("w")
+            await wait_until(pilot, lambda: monitor.rows > 0 or monitor.headline == "failed", timeout=60,
+                             what="a first prediction from the default model")
+            assert monitor.running, notifications(app)
+            started = time.monotonic()
+            await pilot.press("q")
+            assert monitor.job_done.wait(1.0), "the monitor thread still holds the video after 1 s"
+            assert time.monotonic() - started < 1.5
         assert app.return_code == 0
 
     run(scenario())
