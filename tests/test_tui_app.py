@@ -70,7 +70,7 @@ def test_keys_run_extract_train_watch_export_in_turn():
             await pilot.press("w")
             await wait_until(pilot, lambda: monitor.headline == "ended", what="watching")
             screen = await shown(pilot)
-            assert f"session {STANDIN_SESSION}" in screen and "model standin-model" in screen
+            assert f"session {STANDIN_SESSION}" in screen and "Model standin-model" in screen
             assert app.query_one("#recent", DataTable).row_count == 8  # 6 frames, two faces in frames 0 and 3
             assert app.query_one("#tracks", DataTable).row_count == 2
             assert "1.0 frames/s" in screen and "latency 24 ms" in screen

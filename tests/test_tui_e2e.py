@@ -67,7 +67,7 @@ def test_real_pipeline_extract_train_watch_export():
             assert monitor.headline == "ended", notifications(app)
             assert monitor.session and monitor.rows > 0
             screen = await shown(pilot)
-            assert f"session {monitor.session}" in screen and f"model {train.out.name}" in screen
+            assert f"session {monitor.session}" in screen and f"Model {train.out.name}" in screen
             assert any(name.upper() in screen for name in CLASSES)  # the big label
             assert app.query_one("#tracks", DataTable).row_count >= 1
 

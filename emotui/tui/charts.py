@@ -9,7 +9,7 @@ from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
 from textual import work
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
@@ -101,7 +101,49 @@ class LineChart(CachedPlot):
         self.set_plot(setup)
 
 
-class ProbabilityBars(Static):
+class BatchedTable(DataTable):
+    """A table that takes new rows at most every `every` seconds: new rows change its size, and Textual lays out
+    the whole screen again for that (tens of milliseconds), so a row per event would slow every key down."""
+
+    def __init__(self, *, every: float = 0.5, keep: int | None = None, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.every = every
+        self.keep = keep
+        self.pending: list[tuple] = []
+        self.added = 0
+
+    def on_mount(self) -> None:
+        self.set_interval(self.every, self.flush)
+
+    def queue_row(self, *cells: object) -> None:
+        self.pending.append(cells)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        for cells in rows[-self.keep:] if self.keep else rows:
+            self.add_row(*cells, key=str(self.added))
+            self.added += 1
+        self.added += len(rows) - len(rows[-self.keep:]) if self.keep else 0
+        while self.keep and self.row_count > self.keep:
+            self.remove_row(next(iter(self.rows)))
+        self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def clear(self, columns: bool = False) -> BatchedTable:
+        self.pending.clear()
+        return super().clear(columns)
+
+
+class FixedText(Static):
+    """Text in a box whose size the CSS fixes. Static.update lays out the whole screen again by default, tens of
+    milliseconds each; these update often (rates, tallies, the current label), so they only repaint."""
+
+    def update(self, content="", *, layout: bool = False) -> None:  # noqa: ANN001
+        super().update(content, layout=layout)
+
+
+class ProbabilityBars(FixedText):
     """One bar per class, in the model's class order."""
 
     def show(self, probabilities: Mapping[str, float] | None, width: int = 14) -> None:

@@ -8,10 +8,11 @@ from rich.table import Table
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import DataTable, Input, Label, ProgressBar, Static
+from textual.widgets import Input, Label, ProgressBar
 
 from ..events import Finished, ItemFailed, Progress
 from ..labels import CLASSES
+from .charts import BatchedTable, FixedText
 from .jobs import DatasetInfo, Jobs
 from .job_pane import JobPane, describe_error
 from .messages import FeaturesReady, JobEnded, JobEvent
@@ -41,17 +42,17 @@ class ExtractPane(JobPane):
             yield Label("Dataset ")
             yield Input(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
                         id="dataset", compact=True)
-        yield Static("layout: -", id="layout")
-        yield Static(id="class-counts")
+        yield FixedText("layout: -", id="layout")
+        yield FixedText(id="class-counts")
         with Horizontal(classes="progress-row"):
             yield ProgressBar(total=1, id="extract-progress", show_eta=False)
-            yield Static("press e to extract", id="extract-rate")
-        yield Static(id="tallies")
+            yield FixedText("press e to extract", id="extract-rate")
+        yield FixedText(id="tallies")
         yield Label("Skipped images", classes="section-title")
-        yield DataTable(id="failures", cursor_type="row", zebra_stripes=True)
+        yield BatchedTable(id="failures", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
-        table = self.query_one("#failures", DataTable)
+        table = self.query_one("#failures", BatchedTable)
         table.add_column("status", width=10)
         table.add_column("image", width=36)
         table.add_column("why")
@@ -63,7 +64,7 @@ class ExtractPane(JobPane):
     # ------------------------------------------------------------ dataset
     def read_dataset(self, path: Path) -> None:
         self.dataset = path
-        self.query_one("#layout", Static).update(f"layout: reading {path} ...")
+        self.query_one("#layout", FixedText).update(f"layout: reading {path} ...")
         self._discover(path)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="discover")
@@ -76,12 +77,12 @@ class ExtractPane(JobPane):
         self.app.call_from_thread(self._show_info, info)
 
     def _show_layout_error(self, message: str) -> None:
-        self.query_one("#layout", Static).update(f"[b red]layout: {message}[/]")
+        self.query_one("#layout", FixedText).update(f"[b red]layout: {message}[/]")
         self._show_counts(None)
 
     def _show_info(self, info: DatasetInfo) -> None:
         subjects = f", {info.n_subjects} subjects" if info.n_subjects else ""
-        self.query_one("#layout", Static).update(f"layout: [b]{info.layout}[/] - {info.n_images} images{subjects}")
+        self.query_one("#layout", FixedText).update(f"layout: [b]{info.layout}[/] - {info.n_images} images{subjects}")
         self._show_counts(info.counts)
 
     def _show_counts(self, counts: dict[str, int] | None) -> None:
@@ -89,7 +90,7 @@ class ExtractPane(JobPane):
         for name in CLASSES:
             table.add_column(name[:8], justify="right")
         table.add_row(*(str((counts or {}).get(name, "-")) for name in CLASSES))
-        self.query_one("#class-counts", Static).update(table)
+        self.query_one("#class-counts", FixedText).update(table)
 
     @on(Input.Submitted, "#dataset")
     def _dataset_submitted(self, event: Input.Submitted) -> None:
@@ -108,9 +109,9 @@ class ExtractPane(JobPane):
         path = Path(text).expanduser()
         if path != self.dataset:
             self.read_dataset(path)
-        self.query_one("#failures", DataTable).clear()
+        self.query_one("#failures", BatchedTable).clear()
         self.query_one("#extract-progress", ProgressBar).update(total=1, progress=0)
-        self.query_one("#extract-rate", Static).update("starting ...")
+        self.query_one("#extract-rate", FixedText).update("starting ...")
         self._show_tallies({})
         self.set_headline("starting")
         self._extract(path, self.begin())
@@ -120,7 +121,7 @@ class ExtractPane(JobPane):
         return self.call_job(done, self.jobs.extract, path)
 
     def _show_tallies(self, counts: dict[str, int]) -> None:
-        self.query_one("#tallies", Static).update(
+        self.query_one("#tallies", FixedText).update(
             "   ".join(f"{label} [b]{counts.get(key, 0)}[/]" for key, label in TALLIES))
 
     @on(JobEvent)
@@ -129,17 +130,18 @@ class ExtractPane(JobPane):
         if isinstance(event, Progress):
             self.query_one("#extract-progress", ProgressBar).update(total=event.total, progress=event.done)
             self.last_rate = f"{event.done}/{event.total}  {event.rate:.1f} images/s"
-            self.query_one("#extract-rate", Static).update(f"{self.last_rate}  ETA {format_eta(event.eta)}")
+            self.query_one("#extract-rate", FixedText).update(f"{self.last_rate}  ETA {format_eta(event.eta)}")
             self._show_tallies(event.counts)
             if not self.stopping:
                 self.set_headline(f"{event.done}/{event.total}")
         elif isinstance(event, ItemFailed):
-            self.query_one("#failures", DataTable).add_row(event.status, self._short(event.path), event.error)
+            self.query_one("#failures", BatchedTable).queue_row(event.status, self._short(event.path), event.error)
         elif isinstance(event, Finished):
+            self.query_one("#failures", BatchedTable).flush()
             counts = event.summary.get("counts") or {}
             if counts:
                 self._show_tallies(counts)
-            self.query_one("#extract-rate", Static).update(
+            self.query_one("#extract-rate", FixedText).update(
                 f"{self.last_rate}  " + ("stopped: what was done is kept" if event.cancelled else "done"))
 
     def _short(self, path: str) -> str:
@@ -150,9 +152,10 @@ class ExtractPane(JobPane):
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
+        self.query_one("#failures", BatchedTable).flush()
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#extract-rate", Static).update(f"[red]{describe_error(message.error)}[/]")
+            self.query_one("#extract-rate", FixedText).update(f"[red]{describe_error(message.error)}[/]")
             return
         self.set_headline("stopped" if self.stopping else "done")
         if message.result is not None:

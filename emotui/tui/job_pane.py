@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -54,6 +55,7 @@ class JobPane(Vertical):
         super().__init__(**kwargs)
         self.jobs = jobs
         self.job_done: threading.Event | None = None
+        self.ended_at: float | None = None  # monotonic time the job's thread returned
         self.stopping = False
         self.headline = "idle"
 
@@ -85,6 +87,7 @@ class JobPane(Vertical):
             self.post_message(JobEnded(error=exc))
             raise
         finally:
+            self.ended_at = time.monotonic()
             done.set()
 
     def set_headline(self, text: str) -> None:

@@ -11,11 +11,11 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label, Static
+from textual.widgets import DataTable, Input, Label
 
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
-from .charts import LineChart, ProbabilityBars
+from .charts import BatchedTable, FixedText, LineChart, ProbabilityBars
 from .face_preview import FacePreview
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
@@ -24,7 +24,7 @@ from .messages import JobEnded, JobEvent
 HISTORY_FRAMES = 60  # the sliding window of the history chart, in analysed frames
 RECENT_ROWS = 200
 REDRAW_SECONDS = 0.25  # widgets follow the predictions at most this often, however fast they arrive
-CHART_SECONDS = 1.0  # the history chart is the costly one (tens of ms to draw)
+SLOW_SECONDS = TABLE_SECONDS = 1.0  # new table rows relayout the screen; the chart takes tens of ms to build
 
 
 def _seconds(stamp: str) -> float | None:
@@ -53,9 +53,8 @@ class MonitorPane(JobPane):
         self.rows = 0
         self.dirty = False
         self.current: Prediction | None = None
-        self.pending_rows: list[Prediction] = []
         self.pending_tracks: dict[str, Prediction] = {}
-        self.chart_drawn = 0.0
+        self.slow_drawn = 0.0
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -63,19 +62,21 @@ class MonitorPane(JobPane):
             yield Input(self.source, id="source", placeholder="camera index, video, folder or URL", compact=True)
             yield Label(" Interval s ")
             yield Input(f"{self.interval:g}", id="interval", type="number", compact=True)
-        yield Static(id="monitor-status")
+            yield Label(" Model ")
+            yield FixedText(self.model_name, id="model-name")
+        yield FixedText(id="monitor-status")
         with Horizontal(id="monitor-live"):
             with Vertical(id="now"):
-                yield Static("press w to watch", id="big-label")
+                yield FixedText("press w to watch", id="big-label")
                 yield ProbabilityBars(id="probs")
             yield LineChart("emotion history", id="history-chart", ylim=(0.0, 1.0), xlabel="frame")
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
-            yield DataTable(id="recent", cursor_type="row", zebra_stripes=True)
+            yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
             yield DataTable(id="tracks", cursor_type="row")
 
     def on_mount(self) -> None:
-        recent = self.query_one("#recent", DataTable)
+        recent = self.query_one("#recent", BatchedTable)
         for name in ("time", "frame", "face", "label", "conf"):
             recent.add_column(name, key=name)
         tracks = self.query_one("#tracks", DataTable)
@@ -92,7 +93,7 @@ class MonitorPane(JobPane):
 
     def use_model(self, model: Path) -> None:
         self.model = model
-        self._show_status()
+        self.query_one("#model-name", FixedText).update(self.model_name)
 
     def toggle_preview(self) -> bool:
         preview = self.query_one("#preview", FacePreview)
@@ -139,9 +140,8 @@ class MonitorPane(JobPane):
     def _show_status(self) -> None:
         fps = f"{self.fps:.1f}" if self.fps is not None else "-"
         latency = f"{self.latency:.0f} ms" if self.latency is not None else "-"
-        self.query_one("#monitor-status", Static).update(
-            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}  "
-            f"session {self.session or '-'}  model {self.model_name}")
+        self.query_one("#monitor-status", FixedText).update(
+            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}  session {self.session or '-'}")
 
     @on(JobEvent)
     def _event(self, message: JobEvent) -> None:
@@ -171,33 +171,25 @@ class MonitorPane(JobPane):
                 self.history.append((p.frame, dict(p.smoothed or p.probabilities)))
             self.landmarks = p.landmarks
         self.latency = float(p.latency_ms.get("total", sum(p.latency_ms.values()))) if p.latency_ms else None
-        self.pending_rows.append(p)
+        clock = p.time[11:19] if len(p.time) >= 19 else p.time
+        self.query_one("#recent", BatchedTable).queue_row(
+            clock, str(p.frame), "-" if p.track is None else str(p.track), p.label or "no face",
+            f"{p.confidence:.0%}" if p.label else "")
+        self.rows += 1
         if p.track is not None:
             self.pending_tracks[str(p.track)] = p
         self.dirty = True
 
     def _show_current(self, p: Prediction) -> None:
         if p.label is None:
-            self.query_one("#big-label", Static).update("no face")
+            self.query_one("#big-label", FixedText).update("no face")
             self.query_one("#probs", ProbabilityBars).show(None)
         else:
-            self.query_one("#big-label", Static).update(
+            self.query_one("#big-label", FixedText).update(
                 f"{p.label.upper()}  {p.confidence:.0%}{'  (uncertain)' if p.uncertain else ''}")
             self.query_one("#probs", ProbabilityBars).show(p.smoothed or p.probabilities)
         if not self.stopping:
             self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
-
-    def _add_recent(self, rows: list[Prediction]) -> None:
-        table = self.query_one("#recent", DataTable)
-        for p in rows[-RECENT_ROWS:]:
-            clock = p.time[11:19] if len(p.time) >= 19 else p.time
-            table.add_row(clock, str(p.frame), "-" if p.track is None else str(p.track), p.label or "no face",
-                          f"{p.confidence:.0%}" if p.label else "", key=str(self.rows))
-            self.rows += 1
-        self.rows += max(0, len(rows) - RECENT_ROWS)
-        while table.row_count > RECENT_ROWS:
-            table.remove_row(next(iter(table.rows)))
-        table.move_cursor(row=table.row_count - 1, animate=False)
 
     def _update_track(self, p: Prediction) -> None:
         table = self.query_one("#tracks", DataTable)
@@ -215,30 +207,30 @@ class MonitorPane(JobPane):
             table.add_row(*values.values(), key=key)
 
     def _redraw(self, force: bool = False) -> None:
+        """Cheap parts (label, bars, status) up to 4 times a second; tables and chart, which make Textual lay out
+        the screen or take tens of ms to draw, once a second."""
         if not self.dirty:
             return
         self.dirty = False
         if self.current is not None:
             self._show_current(self.current)
-        rows, self.pending_rows = self.pending_rows, []
-        if rows:
-            self._add_recent(rows)
+        self._show_status()
+        preview = self.query_one("#preview", FacePreview)
+        if preview.display:
+            preview.show(self.landmarks)  # built off the UI thread, and its size never changes
+        now = monotonic()
+        if not (force or now - self.slow_drawn >= SLOW_SECONDS):
+            self.dirty = True  # the slow part is still due
+            return
+        self.slow_drawn = now
+        self.query_one("#recent", BatchedTable).flush()
         tracks, self.pending_tracks = self.pending_tracks, {}
         for p in tracks.values():
             self._update_track(p)
-        self._show_status()
-        now = monotonic()
-        if force or now - self.chart_drawn >= CHART_SECONDS:
-            self.chart_drawn = now
-            x = [float(frame) for frame, _ in self.history]
-            self.query_one("#history-chart", LineChart).draw(
-                {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
-                                                for name in CLASSES})
-        else:
-            self.dirty = True  # the chart is still due
-        preview = self.query_one("#preview", FacePreview)
-        if preview.display:
-            preview.show(self.landmarks)
+        x = [float(frame) for frame, _ in self.history]
+        self.query_one("#history-chart", LineChart).draw(
+            {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
+                                            for name in CLASSES})
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
@@ -247,6 +239,6 @@ class MonitorPane(JobPane):
         self._redraw(force=True)
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#big-label", Static).update(describe_error(message.error)[:60])
+            self.query_one("#big-label", FixedText).update(describe_error(message.error)[:60])
         else:
             self.set_headline("stopped" if self.stopping else "ended")

@@ -7,11 +7,11 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label, Select, Static
+from textual.widgets import Input, Label, Select, Static
 
 from ..events import EpochMetrics, Finished
 from ..labels import CLASSES
-from .charts import LineChart, confusion_table, per_class_table
+from .charts import BatchedTable, FixedText, LineChart, confusion_table, per_class_table
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent, ModelReady
@@ -47,9 +47,9 @@ class TrainPane(JobPane):
             yield Input(DEFAULTS["val"], id="val", type="number", compact=True)
             yield Label(" Size ")
             yield Select([("small", "small")], value="small", allow_blank=False, id="size", compact=True)
-        yield Static("features: none yet - press e to extract a dataset first", id="train-status")
+        yield FixedText("features: none yet - press e to extract a dataset first", id="train-status")
         with Horizontal(id="train-live"):
-            yield DataTable(id="epochs-table", cursor_type="row", zebra_stripes=True)
+            yield BatchedTable(id="epochs-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="train-charts"):
                 yield LineChart("loss", id="loss-chart", xlabel="epoch")
                 yield LineChart("accuracy / macro-F1", id="acc-chart", ylim=(0.0, 1.0), xlabel="epoch")
@@ -58,7 +58,7 @@ class TrainPane(JobPane):
             yield Static(id="per-class")
 
     def on_mount(self) -> None:
-        table = self.query_one("#epochs-table", DataTable)
+        table = self.query_one("#epochs-table", BatchedTable)
         for name in ("ep", "loss", "acc", "v.acc", "v.F1", "lr", "s"):
             table.add_column(name)
         self._load_sizes()
@@ -79,7 +79,7 @@ class TrainPane(JobPane):
     def use_features(self, paths: list[Path]) -> None:
         self.features = [Path(p) for p in paths]
         if not self.running:
-            self.query_one("#train-status", Static).update(
+            self.query_one("#train-status", FixedText).update(
                 f"features: {', '.join(p.name for p in self.features)} - press t to train")
 
     def settings(self) -> dict:
@@ -115,12 +115,12 @@ class TrainPane(JobPane):
             self.notify(str(exc), title="training not started", severity="error")
             return
         self.history.clear()
-        self.query_one("#epochs-table", DataTable).clear()
+        self.query_one("#epochs-table", BatchedTable).clear()
         self.query_one("#confusion", Static).update("")
         self.query_one("#per-class", Static).update("")
         self._draw()
         self.out = self.jobs.new_model_dir()
-        self.query_one("#train-status", Static).update(f"training a {settings['model_size']} model into {self.out}")
+        self.query_one("#train-status", FixedText).update(f"training a {settings['model_size']} model into {self.out}")
         self.set_headline("starting")
         self._train(list(self.features), self.out, settings, self.begin())
 
@@ -130,6 +130,7 @@ class TrainPane(JobPane):
 
     def _draw_if_due(self) -> None:
         if self.charts_due:
+            self.query_one("#epochs-table", BatchedTable).flush()
             self._draw()
 
     def _draw(self) -> None:
@@ -150,15 +151,15 @@ class TrainPane(JobPane):
         if isinstance(event, EpochMetrics):
             self.history.append(event)
             fold = f"{event.fold}." if event.fold is not None else ""
-            self.query_one("#epochs-table", DataTable).add_row(
+            self.query_one("#epochs-table", BatchedTable).queue_row(
                 f"{fold}{event.epoch}{'*' if event.best else ''}", f"{event.train_loss:.3f}",
                 f"{event.train_accuracy:.1%}", f"{event.val_accuracy:.1%}",
                 f"{event.val_macro_f1:.1%}", f"{event.learning_rate:.1e}", f"{event.seconds:.1f}")
-            self.query_one("#epochs-table", DataTable).move_cursor(row=len(self.history) - 1, animate=False)
             self.charts_due = True
             if not self.stopping:
                 self.set_headline(f"epoch {event.epoch}/{event.epochs}")
         elif isinstance(event, Finished) and event.stage == "train":
+            self.query_one("#epochs-table", BatchedTable).flush()
             self._draw()
             self._show_results(event.summary)
 
@@ -172,16 +173,17 @@ class TrainPane(JobPane):
         acc, f1 = summary.get("accuracy"), summary.get("macro_f1")
         if acc is not None and f1 is not None:
             note = f"  ({summary['note']})" if summary.get("note") else ""
-            self.query_one("#train-status", Static).update(
+            self.query_one("#train-status", FixedText).update(
                 f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]  model {self.out.name if self.out else '-'}"
                 f"{note}")
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
+        self.query_one("#epochs-table", BatchedTable).flush()
         self._draw_if_due()
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#train-status", Static).update(f"[red]{describe_error(message.error)}[/]")
+            self.query_one("#train-status", FixedText).update(f"[red]{describe_error(message.error)}[/]")
             return
         self.set_headline("stopped" if self.stopping else "done")
         model = Path(message.result) if message.result is not None else None
