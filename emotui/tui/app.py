@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 from .extract_pane import ExtractPane
 from .job_pane import JobPane, describe_error
 from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
-from .messages import FeaturesReady, ModelReady, PaneStatus
+from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
 from .monitor_pane import MonitorPane
 from .train_pane import TrainPane
 
@@ -37,7 +37,7 @@ class Settings:
     interval: float = 5.0
 
 
-class EmotuiApp(App):
+class EmotuiApp(RunsDeferred, App):
     CSS_PATH = "app.tcss"
     TITLE = "emotui"
     AUTO_FOCUS = "Tabs"
@@ -128,7 +128,7 @@ class EmotuiApp(App):
         except Exception as exc:  # noqa: BLE001 - an export failure is reported, the app goes on
             self.notify(describe_error(exc), title="export failed", severity="error", timeout=10)
             return
-        self.call_from_thread(self._exported, Path(path))
+        self.post_call(self._exported, Path(path))
 
     def _exported(self, path: Path) -> None:
         self.last_export = path

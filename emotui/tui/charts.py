@@ -14,9 +14,10 @@ from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
 
 from ..labels import CLASSES
+from .messages import RunsDeferred
 
 
-class CachedPlot(PlotextPlot):
+class CachedPlot(RunsDeferred, PlotextPlot):
     """A plotext plot built off the UI thread, once per data change and size.
 
     Building a chart of 8 series takes tens of milliseconds of pure Python; done in `render` (as PlotextPlot
@@ -61,10 +62,7 @@ class CachedPlot(PlotextPlot):
         setup(plot)
         plot.theme(theme)
         text = Text.from_ansi(plot.build())
-        try:
-            self.app.call_from_thread(self._show_built, key, text)
-        except RuntimeError:  # the app has closed meanwhile
-            pass
+        self.post_call(self._show_built, key, text)
 
     def _show_built(self, key: tuple, text: Text) -> None:
         self._built = (key, text)

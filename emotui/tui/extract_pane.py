@@ -72,9 +72,9 @@ class ExtractPane(JobPane):
         try:
             info = self.jobs.discover(path)
         except Exception as exc:  # noqa: BLE001 - shown, not raised: a wrong path is the user's to fix
-            self.app.call_from_thread(self._show_layout_error, describe_error(exc))
+            self.post_call(self._show_layout_error, describe_error(exc))
             return
-        self.app.call_from_thread(self._show_info, info)
+        self.post_call(self._show_info, info)
 
     def _show_layout_error(self, message: str) -> None:
         self.query_one("#layout", FixedText).update(f"[b red]layout: {message}[/]")

@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..errors import EmotuiError
 from .jobs import Jobs
-from .messages import JobEnded, JobEvent, PaneStatus
+from .messages import JobEnded, JobEvent, PaneStatus, RunsDeferred
 
 
 # Jobs yield the CPU to the UI thread: on a 2-core machine running extraction, training and the monitor at once,
@@ -46,7 +46,7 @@ def describe_error(error: BaseException | None) -> str:
     return f"{type(error).__name__}: {error}" if error else "unknown error"
 
 
-class JobPane(Vertical):
+class JobPane(RunsDeferred, Vertical):
     """A pane that owns one kind of long job (extract, train or watch)."""
 
     job_name = "job"

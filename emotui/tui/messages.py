@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,23 @@ class ModelReady(Message):
     def __init__(self, path: Path) -> None:
         super().__init__()
         self.path = path
+
+
+class Deferred(Message, bubble=False):
+    """A call for the UI thread, posted from a worker thread that does not wait for it. App.call_from_thread
+    waits, and never returns if the app closes first: the thread, never ending, would keep the process alive."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        super().__init__()
+        self.fn = fn
+        self.args = args
+
+
+class RunsDeferred:
+    """Mixin for the widgets (and the app) that post Deferred calls to themselves."""
+
+    def post_call(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.post_message(Deferred(fn, *args))  # type: ignore[attr-defined]
+
+    def on_deferred(self, message: Deferred) -> None:
+        message.fn(*message.args)

@@ -68,7 +68,7 @@ class TrainPane(JobPane):
     @work(thread=True, exit_on_error=False, group="sizes")
     def _load_sizes(self) -> None:
         sizes = self.jobs.model_sizes()
-        self.app.call_from_thread(self._set_sizes, sizes)
+        self.post_call(self._set_sizes, sizes)
 
     def _set_sizes(self, sizes: tuple[str, ...]) -> None:
         select = self.query_one("#size", Select)
