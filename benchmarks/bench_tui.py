@@ -18,7 +18,6 @@ import asyncio
 import importlib.util
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
