@@ -17,6 +17,13 @@ from ..labels import CLASSES
 from .messages import RunsDeferred
 
 
+# One colour per class, shared by the probability bars and the history chart, so the bars are the chart's legend.
+CLASS_COLORS: dict[str, tuple[int, int, int]] = {
+    "anger": (230, 70, 60), "contempt": (200, 120, 230), "disgust": (120, 190, 60), "fear": (80, 200, 210),
+    "happy": (250, 200, 50), "neutral": (190, 190, 190), "sad": (80, 130, 240), "surprise": (250, 140, 40),
+}
+
+
 class CachedPlot(RunsDeferred, PlotextPlot):
     """A plotext plot built off the UI thread, once per data change and size.
 
@@ -83,9 +90,9 @@ class LineChart(CachedPlot):
         self.draw({}, {})
 
     def draw(self, xs: Mapping[str, Sequence[float]], ys: Mapping[str, Sequence[float]],
-             legend: bool = True) -> None:
+             legend: bool = True, colors: Mapping[str, tuple[int, int, int]] | None = None) -> None:
         series = [(name, list(xs[name]), list(y)) for name, y in ys.items() if len(xs[name])]
-        title, xlabel, ylim = self.chart_title, self.xlabel, self.ylim
+        title, xlabel, ylim, colors = self.chart_title, self.xlabel, self.ylim, dict(colors or {})
 
         def setup(plt: Plot) -> None:
             plt.title(title)
@@ -94,7 +101,7 @@ class LineChart(CachedPlot):
             if ylim:
                 plt.ylim(*ylim)
             for name, x, y in series:
-                plt.plot(x, y, label=name if legend else None, marker="braille")
+                plt.plot(x, y, label=name if legend else None, marker="braille", color=colors.get(name))
 
         self.set_plot(setup)
 
@@ -153,7 +160,9 @@ class ProbabilityBars(FixedText):
         for name in CLASSES:
             p = float((probabilities or {}).get(name, 0.0))
             style = "bold" if name == best else ""
-            table.add_row(Text(name, style=style), RichBar(total=1.0, completed=p, width=width),
+            color = "rgb({},{},{})".format(*CLASS_COLORS[name])
+            table.add_row(Text(name, style=f"{style} {color}".strip()),
+                          RichBar(total=1.0, completed=p, width=width, complete_style=color, finished_style=color),
                           Text(f"{p:4.0%}" if probabilities else "  - ", style=style))
         self.update(table)
 

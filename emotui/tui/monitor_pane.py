@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Input, Label
 
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
-from .charts import BatchedTable, FixedText, LineChart, ProbabilityBars
+from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, ProbabilityBars
 from .face_preview import FacePreview
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
@@ -69,7 +69,7 @@ class MonitorPane(JobPane):
             with Vertical(id="now"):
                 yield FixedText("press w to watch", id="big-label")
                 yield ProbabilityBars(id="probs")
-            yield LineChart("emotion history", id="history-chart", ylim=(0.0, 1.0), xlabel="frame")
+            yield LineChart("emotion history (colours as the bars)", id="history-chart", ylim=(0.0, 1.0), xlabel="frame")
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
             yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
@@ -230,7 +230,7 @@ class MonitorPane(JobPane):
         x = [float(frame) for frame, _ in self.history]
         self.query_one("#history-chart", LineChart).draw(
             {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
-                                            for name in CLASSES})
+                                            for name in CLASSES}, legend=False, colors=CLASS_COLORS)
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
