@@ -6,25 +6,29 @@ Subcommands live in emotui/commands/ and are imported only when invoked, so `emo
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
 import click
 
 from . import __version__
-from .errors import EmotuiError
+from .errors import EmotuiError, UsageError
 
 # name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
+    "extract": "emotui.commands.extract:extract",
     "watch": "emotui.commands.watch:watch",
     "sessions": "emotui.commands.sessions:sessions",
     "export": "emotui.commands.export:export",
+    "serve": "emotui.commands.serve:serve",
     "doctor": "emotui.commands.doctor:doctor",
-    "extract": "emotui.commands.extract:extract",
 }
 HELP: dict[str, str] = {
+    "extract": "Extract face landmark features from a dataset into Parquet.",
     "watch": "Watch a camera, video, image folder or stream and log predictions.",
     "sessions": "List the monitoring sessions in the prediction log.",
     "export": "Export the prediction log as CSV, JSONL or Parquet.",
+    "serve": "Serve the dashboard to a web browser (textual-serve), on localhost by default.",
     "doctor": "Check versions, the landmarker model, cameras and paths.",
-    "extract": "Extract face landmark features from a dataset into Parquet.",
 }
 
 
@@ -59,14 +63,27 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emotui")
+@click.option("--data", type=click.Path(path_type=Path), help="Dashboard: the dataset folder to extract (key e).")
+@click.option("--source", help="Dashboard: what the monitor watches: camera index, video, image folder or URL.")
+@click.option("--model", type=click.Path(path_type=Path), help="Dashboard: the monitor's model directory.")
+@click.option("--interval", type=float, default=5.0, show_default=True,
+              help="Dashboard: seconds between analysed frames (0 = every frame).")
 @click.pass_context
-def cli(ctx: click.Context) -> None:
+def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path | None, interval: float) -> None:
     """Learn facial expressions from MediaPipe face landmarks and watch a camera live.
 
     Without a subcommand, opens the terminal dashboard.
     """
+    if data is not None and not data.is_dir():
+        raise UsageError(f"--data {data}: no such folder")
+    if model is not None and not model.is_dir():
+        raise UsageError(f"--model {model}: no such model directory")
+    if interval < 0:
+        raise UsageError(f"--interval must be >= 0 seconds, not {interval:g}")
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        from .tui.app import Settings, run_app  # Textual loads only when the dashboard opens
+
+        run_app(Settings(data=data, source=source, model=model, interval=interval))
 
 
 def main() -> None:

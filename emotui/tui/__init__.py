@@ -1,0 +1,1 @@
+"""The Textual dashboard. Only `emotui` without a subcommand (and `emotui serve`) imports this package."""

@@ -1,0 +1,190 @@
+"""The emotui dashboard: three panes (extract, train, monitor) driven by single keys.
+
+Keys: the letters act at once wherever the focus is, except while a text field is being edited, where they
+type; Enter or Escape leaves the field. The app opens with the focus on the pane tabs, not in a field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
+
+from .extract_pane import ExtractPane
+from .job_pane import JobPane, describe_error
+from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
+from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
+from .monitor_pane import MonitorPane
+from .train_pane import TrainPane
+
+QUIT_WAIT_SECONDS = 1.0
+# Letter keys that a focused text field keeps for typing.
+LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data: Path | None = None
+    source: str | None = None
+    model: Path | None = None
+    interval: float = 5.0
+
+
+class EmotuiApp(RunsDeferred, App):
+    CSS_PATH = "app.tcss"
+    TITLE = "emotui"
+    AUTO_FOCUS = "Tabs"
+    BINDINGS = [
+        Binding("e", "extract", "Extract", priority=True),
+        Binding("t", "train", "Train", priority=True),
+        Binding("w", "watch", "Watch", priority=True),
+        Binding("x", "export", "Export", priority=True),
+        Binding("p", "preview", "Preview", priority=True),
+        Binding("q", "quit", "Quit", priority=True),
+        Binding("1", "show_pane('extract')", "Extract pane", show=False, priority=True),
+        Binding("2", "show_pane('train')", "Train pane", show=False, priority=True),
+        Binding("3", "show_pane('monitor')", "Monitor pane", show=False, priority=True),
+        Binding("escape", "leave_field", "Done editing", priority=True),
+    ]
+
+    def __init__(self, settings: Settings | None = None, jobs: Jobs | None = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.jobs = jobs or real_jobs()
+        self.last_export: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        s = self.settings
+        yield Header()
+        with TabbedContent(initial="extract"):
+            with TabPane("Extract", id="extract"):
+                yield ExtractPane(self.jobs, s.data)
+            with TabPane("Train", id="train"):
+                yield TrainPane(self.jobs)
+            with TabPane("Monitor", id="monitor"):
+                yield MonitorPane(self.jobs, s.source or "0", s.interval, s.model)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_state()
+        features = self.jobs.features_for(self.settings.data) if self.settings.data else None
+        if features:
+            self.query_one(TrainPane).use_features([features])
+
+    # ------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        editing = isinstance(self.focused, Input)
+        if action in LETTER_ACTIONS:
+            return not editing
+        if action == "leave_field":
+            return editing
+        return True
+
+    def action_leave_field(self) -> None:
+        self.query_one(TabbedContent).query_one(Tabs).focus()
+
+    @on(Input.Submitted)
+    def _field_done(self) -> None:
+        self.action_leave_field()
+
+    def action_show_pane(self, pane: str) -> None:
+        self.query_one(TabbedContent).active = pane
+
+    def _pane(self, cls: type[JobPane], tab: str) -> JobPane:
+        self.action_show_pane(tab)
+        return self.query_one(cls)
+
+    def action_extract(self) -> None:
+        self._pane(ExtractPane, "extract").toggle()
+
+    def action_train(self) -> None:
+        self._pane(TrainPane, "train").toggle()
+
+    def action_watch(self) -> None:
+        self._pane(MonitorPane, "monitor").toggle()
+
+    def action_preview(self) -> None:
+        pane = self._pane(MonitorPane, "monitor")
+        self.notify("face preview on" if pane.toggle_preview() else "face preview off", timeout=2)
+
+    def action_export(self, fmt: str = "csv") -> None:
+        session = self.query_one(MonitorPane).session
+        if not session:
+            self.notify("nothing to export yet: press w to watch first", severity="warning")
+            return
+        self._export(session, fmt)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def _export(self, session: str, fmt: str) -> None:
+        try:
+            path = self.jobs.export(session, fmt, export_path(session, fmt))
+        except Exception as exc:  # noqa: BLE001 - an export failure is reported, the app goes on
+            self.notify(describe_error(exc), title="export failed", severity="error", timeout=10)
+            return
+        self.post_call(self._exported, Path(path))
+
+    def _exported(self, path: Path) -> None:
+        self.last_export = path
+        if self.is_web:
+            self.deliver_binary(path)  # a browser under textual-serve downloads it
+        self.notify(str(path), title="session exported", timeout=10)
+
+    async def action_quit(self) -> None:
+        """Stop every job, give the threads a second to let go of the camera and files, then leave."""
+        panes = list(self.query(JobPane))
+        for pane in panes:
+            if pane.running:
+                pane.stop_job()
+        self.workers.cancel_all()
+        waiting = [pane.job_done for pane in panes if pane.job_done is not None and not pane.job_done.is_set()]
+        if waiting:
+            await asyncio.to_thread(_wait_all, waiting, QUIT_WAIT_SECONDS)
+        self.exit()
+
+    # ------------------------------------------------------------ command palette
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Extract: start or stop (e)", "Extract landmarks from the dataset", self.action_extract)
+        yield SystemCommand("Train: start or stop (t)", "Train a model on the extracted features", self.action_train)
+        yield SystemCommand("Watch: start or stop (w)", "Watch the source live", self.action_watch)
+        for fmt in EXPORT_FORMATS:
+            yield SystemCommand(f"Export session as {fmt.upper()}" + (" (x)" if fmt == "csv" else ""),
+                                "Write the current monitor session's predictions",
+                                lambda fmt=fmt: self.action_export(fmt))
+        yield SystemCommand("Face preview: show or hide (p)", "Landmark points only, no pixels", self.action_preview)
+        for tab, key in (("extract", 1), ("train", 2), ("monitor", 3)):
+            yield SystemCommand(f"Show the {tab} pane ({key})", f"Switch to the {tab} pane",
+                                lambda tab=tab: self.action_show_pane(tab))
+
+    # ------------------------------------------------------------ state between panes
+    @on(FeaturesReady)
+    def _features_ready(self, message: FeaturesReady) -> None:
+        self.query_one(TrainPane).use_features([message.path])
+
+    @on(ModelReady)
+    def _model_ready(self, message: ModelReady) -> None:
+        self.query_one(MonitorPane).use_model(message.path)
+        self.notify(f"{message.path} is now the monitor's model", title="new model", timeout=10)
+
+    @on(PaneStatus)
+    def _show_state(self) -> None:
+        self.sub_title = "  ".join(f"{pane.job_name}: {pane.headline}" for pane in self.query(JobPane))
+
+
+def _wait_all(events, timeout: float) -> None:  # noqa: ANN001
+    import time
+
+    deadline = time.monotonic() + timeout
+    for event in events:
+        event.wait(max(0.0, deadline - time.monotonic()))
+
+
+def run_app(settings: Settings) -> None:
+    EmotuiApp(settings).run()

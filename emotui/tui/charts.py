@@ -1,0 +1,190 @@
+"""Charts and tables the panes draw: plotext line charts (through textual-plotext), probability bars, the
+confusion matrix and per-class metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from rich.progress_bar import ProgressBar as RichBar
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.widgets import DataTable, Static
+from textual_plotext import PlotextPlot
+from textual_plotext.plot import Plot
+
+from ..labels import CLASSES
+from .messages import RunsDeferred
+
+
+# One colour per class, shared by the probability bars and the history chart, so the bars are the chart's legend.
+CLASS_COLORS: dict[str, tuple[int, int, int]] = {
+    "anger": (230, 70, 60), "contempt": (200, 120, 230), "disgust": (120, 190, 60), "fear": (80, 200, 210),
+    "happy": (250, 200, 50), "neutral": (190, 190, 190), "sad": (80, 130, 240), "surprise": (250, 140, 40),
+}
+
+
+class CachedPlot(RunsDeferred, PlotextPlot):
+    """A plotext plot built off the UI thread, once per data change and size.
+
+    Building a chart of 8 series takes tens of milliseconds of pure Python; done in `render` (as PlotextPlot
+    does) it would hold up every key pressed meanwhile, and Textual renders again on each layout change (a pane
+    switch). Here `render` shows the last picture built and a thread worker builds the next one on a fresh Plot.
+    """
+
+    def __init__(self, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.version = 0
+        self._setup: Callable[[Plot], None] = lambda plt: None
+        self._built: tuple[tuple, Text] | None = None
+        self._building: tuple | None = None
+
+    @property
+    def settled(self) -> bool:
+        """The picture shown is the latest (tests and snapshots wait for this)."""
+        return self._building is None and (self._built is None or self._built[0] == self._key())
+
+    def set_plot(self, setup: Callable[[Plot], None]) -> None:
+        """`setup` draws on a fresh Plot (in a worker thread): it must only read data it owns."""
+        self._setup = setup
+        self.version += 1
+        self.refresh()
+
+    def _key(self) -> tuple:
+        return (self.size.width, self.size.height, self.version, self._get_plotext_theme_name(self.app.theme))
+
+    def render(self) -> Text:
+        key = self._key()
+        if (self._built is None or self._built[0] != key) and self._building != key and self.size.area:
+            self._building = key
+            self._build(key, self._setup)
+        return self._built[1] if self._built else Text("")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plot")
+    def _build(self, key: tuple, setup: Callable[[Plot], None]) -> None:
+        width, height, _, theme = key
+        plot = Plot()
+        plot.plotsize(width, height)
+        plot._set_size(width, height)  # textual-plotext does both; resizing misbehaves otherwise
+        setup(plot)
+        plot.theme(theme)
+        text = Text.from_ansi(plot.build())
+        self.post_call(self._show_built, key, text)
+
+    def _show_built(self, key: tuple, text: Text) -> None:
+        self._built = (key, text)
+        if self._building == key:
+            self._building = None
+        self.refresh()
+
+
+class LineChart(CachedPlot):
+    """Named series over numeric x values (plotext 5 wants numbers, not dates or strings)."""
+
+    def __init__(self, title: str, *, ylim: tuple[float, float] | None = None, xlabel: str = "",
+                 **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.chart_title = title
+        self.ylim = ylim
+        self.xlabel = xlabel
+        self.draw({}, {})
+
+    def draw(self, xs: Mapping[str, Sequence[float]], ys: Mapping[str, Sequence[float]],
+             legend: bool = True, colors: Mapping[str, tuple[int, int, int]] | None = None) -> None:
+        series = [(name, list(xs[name]), list(y)) for name, y in ys.items() if len(xs[name])]
+        title, xlabel, ylim, colors = self.chart_title, self.xlabel, self.ylim, dict(colors or {})
+
+        def setup(plt: Plot) -> None:
+            plt.title(title)
+            if xlabel:
+                plt.xlabel(xlabel)
+            if ylim:
+                plt.ylim(*ylim)
+            for name, x, y in series:
+                plt.plot(x, y, label=name if legend else None, marker="braille", color=colors.get(name))
+
+        self.set_plot(setup)
+
+
+class BatchedTable(DataTable):
+    """A table that takes new rows at most every `every` seconds: new rows change its size, and Textual lays out
+    the whole screen again for that (tens of milliseconds), so a row per event would slow every key down."""
+
+    def __init__(self, *, every: float = 0.5, keep: int | None = None, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.every = every
+        self.keep = keep
+        self.pending: list[tuple] = []
+        self.added = 0
+
+    def on_mount(self) -> None:
+        self.set_interval(self.every, self.flush)
+
+    def queue_row(self, *cells: object) -> None:
+        self.pending.append(cells)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        rows, self.pending = self.pending, []
+        for cells in rows[-self.keep:] if self.keep else rows:
+            self.add_row(*cells, key=str(self.added))
+            self.added += 1
+        self.added += len(rows) - len(rows[-self.keep:]) if self.keep else 0
+        while self.keep and self.row_count > self.keep:
+            self.remove_row(next(iter(self.rows)))
+        self.move_cursor(row=self.row_count - 1, animate=False)
+
+    def clear(self, columns: bool = False) -> BatchedTable:
+        self.pending.clear()
+        return super().clear(columns)
+
+
+class FixedText(Static):
+    """Text in a box whose size the CSS fixes. Static.update lays out the whole screen again by default, tens of
+    milliseconds each; these update often (rates, tallies, the current label), so they only repaint."""
+
+    def update(self, content="", *, layout: bool = False) -> None:  # noqa: ANN001
+        super().update(content, layout=layout)
+
+
+class ProbabilityBars(FixedText):
+    """One bar per class, in the model's class order."""
+
+    def show(self, probabilities: Mapping[str, float] | None, width: int = 14) -> None:
+        table = Table.grid(padding=(0, 1))
+        table.add_column(width=8)
+        table.add_column(width=width)
+        table.add_column(justify="right", width=4)
+        best = max(probabilities, key=probabilities.get) if probabilities else None
+        for name in CLASSES:
+            p = float((probabilities or {}).get(name, 0.0))
+            style = "bold" if name == best else ""
+            color = "rgb({},{},{})".format(*CLASS_COLORS[name])
+            table.add_row(Text(name, style=f"{style} {color}".strip()),
+                          RichBar(total=1.0, completed=p, width=width, complete_style=color, finished_style=color),
+                          Text(f"{p:4.0%}" if probabilities else "  - ", style=style))
+        self.update(table)
+
+
+def confusion_table(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> Table:
+    table = Table(title="Confusion (rows: true)", box=None, padding=(0, 1), title_justify="left")
+    table.add_column("")
+    for name in classes:
+        table.add_column(name[:3], justify="right")
+    for i, (name, row) in enumerate(zip(classes, matrix)):
+        table.add_row(name[:8], *(Text(str(v), style="bold" if i == j else "dim" if not v else "")
+                                  for j, v in enumerate(row)))
+    return table
+
+
+def per_class_table(per_class: Mapping[str, Mapping[str, float]], classes: Sequence[str]) -> Table:
+    table = Table(title="Per class", box=None, padding=(0, 1), title_justify="left")
+    for col, justify in (("class", "left"), ("prec", "right"), ("recall", "right"), ("f1", "right"),
+                         ("n", "right")):
+        table.add_column(col, justify=justify)
+    for name in classes:
+        m = per_class.get(name, {})
+        table.add_row(name, *(f"{float(m.get(k, 0)):.2f}" for k in ("precision", "recall", "f1")),
+                      str(int(m.get("support", 0))))
+    return table

@@ -1,0 +1,102 @@
+"""What the three panes share: running one core job in a thread worker and turning its end into UI state.
+
+The thread calls the core function with `on_event` posting each event as a JobEvent message and `stop` set to the
+worker's `cancelled_event`, so cancelling the worker (the key pressed again, or quitting) is what stops the job.
+Widgets are touched only in message handlers, on the UI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from textual import on
+from textual.containers import Vertical
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from ..errors import EmotuiError
+from .jobs import Jobs
+from .messages import JobEnded, JobEvent, PaneStatus, RunsDeferred
+
+
+# Jobs yield the CPU to the UI thread: on a 2-core machine running extraction, training and the monitor at once,
+# equal shares would leave keys waiting for hundreds of milliseconds.
+JOB_NICENESS = 10
+
+
+def lower_priority() -> None:
+    """Lower the calling thread's CPU priority. On Linux the nice value is per thread, and the processes and
+    threads a job starts (extraction workers, MediaPipe's and torch's threads) inherit it; elsewhere: no-op."""
+    if sys.platform != "linux":
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), JOB_NICENESS))
+    except OSError:
+        pass
+
+
+def describe_error(error: BaseException | None) -> str:
+    if isinstance(error, EmotuiError):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if error else "unknown error"
+
+
+class JobPane(RunsDeferred, Vertical):
+    """A pane that owns one kind of long job (extract, train or watch)."""
+
+    job_name = "job"
+
+    def __init__(self, jobs: Jobs, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.jobs = jobs
+        self.job_done: threading.Event | None = None
+        self.ended_at: float | None = None  # monotonic time the job's thread returned
+        self.stopping = False
+        self.headline = "idle"
+
+    @property
+    def running(self) -> bool:
+        return self.job_done is not None and not self.job_done.is_set()
+
+    def begin(self) -> threading.Event:
+        self.job_done = threading.Event()
+        self.stopping = False
+        return self.job_done
+
+    def stop_job(self) -> None:
+        """Ask the job to stop at its next item; it keeps what it has done."""
+        self.stopping = True
+        self.workers.cancel_group(self, self.job_name)
+        self.set_headline("stopping")
+
+    def call_job(self, done: threading.Event, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Runs in the worker's thread."""
+        worker = get_current_worker()
+        lower_priority()
+        try:
+            result = fn(*args, on_event=lambda event: self.post_message(JobEvent(event)),
+                        stop=worker.cancelled_event, **kwargs)
+            self.post_message(JobEnded(result=result))
+            return result
+        except BaseException as exc:
+            self.post_message(JobEnded(error=exc))
+            raise
+        finally:
+            self.ended_at = time.monotonic()
+            done.set()
+
+    def set_headline(self, text: str) -> None:
+        if text != self.headline:
+            self.headline = text
+            self.post_message(PaneStatus())
+
+    @on(Worker.StateChanged)
+    def _worker_state(self, message: Worker.StateChanged) -> None:
+        if message.state == WorkerState.ERROR:
+            self.notify(describe_error(message.worker.error), title=f"{self.job_name} failed",
+                        severity="error", timeout=10)

@@ -1,0 +1,152 @@
+"""The core functions the dashboard runs in thread workers, behind one small seam.
+
+The panes never import the core directly: they call a `Jobs` object, so tests, snapshots and benchmarks can
+hand the app stand-ins (emotui/tui/standins.py) that emit the same event dataclasses. The real jobs import the
+core lazily; a part missing from this build becomes a one-line error the app shows as a notification.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .. import config
+from ..errors import EmotuiError
+
+# How many faces the monitor follows at once (a row each in the tracked-faces table).
+MONITOR_MAX_FACES = 4
+EXPORT_FORMATS = ("csv", "jsonl", "parquet")
+
+
+class JobUnavailable(EmotuiError):
+    """The part of emotui a key needs is not in this build."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    layout: str
+    n_images: int
+    counts: dict[str, int]
+    n_subjects: int = 0
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The callables behind the keys. Long ones take `on_event` and `stop` (a threading.Event) like the core."""
+
+    discover: Callable[[Path], DatasetInfo]
+    features_for: Callable[[Path], Path | None]
+    extract: Callable[..., Path]
+    train: Callable[..., Path]
+    watch: Callable[..., Any]
+    export: Callable[[str, str, Path], Path]
+    model_sizes: Callable[[], tuple[str, ...]] = lambda: ("small",)
+    new_model_dir: Callable[[], Path] = lambda: new_model_dir()
+    name: str = "core"
+
+
+def _core(module: str, what: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise JobUnavailable(f"{what} needs {module}, which this build of emotui does not have") from None
+        raise
+
+
+def discover(dataset: Path) -> DatasetInfo:
+    frame = _core("emotui.datasets", "reading a dataset").discover(Path(dataset))
+    counts = {label: int(n) for label, n in frame["label"].value_counts().items()}
+    subjects = int(frame["subject"].nunique()) if "subject" in frame else 0
+    return DatasetInfo(str(frame.attrs.get("layout", "recognised")), len(frame), counts, subjects)
+
+
+def features_for(dataset: Path) -> Path | None:
+    """The features extracted earlier for this dataset, if any."""
+    try:
+        path = Path(_core("emotui.extraction", "finding features").features_path_for(Path(dataset)))
+    except JobUnavailable:
+        return None
+    return path if path.exists() else None
+
+
+def extract(dataset: Path, *, on_event, stop) -> Path:  # noqa: ANN001
+    extraction = _core("emotui.extraction", "extraction")
+    out = Path(extraction.features_path_for(Path(dataset)))
+    extraction.run_extraction(Path(dataset), out, on_event=on_event, stop=stop)
+    return out
+
+
+def new_model_dir() -> Path:
+    return config.data_dir() / "models" / datetime.now(timezone.utc).strftime("tui-%Y%m%d-%H%M%S")
+
+
+def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: float, model_size: str,
+          val_fraction: float, on_event, stop) -> Path:  # noqa: ANN001
+    training = _core("emotui.training", "training")
+    training.run_training(
+        [Path(p) for p in features], Path(out), epochs=epochs, batch_size=batch_size, lr=lr,
+        model_size=model_size, val_fraction=val_fraction, on_event=on_event, stop=stop,
+    )
+    return Path(out)
+
+
+def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop) -> Any:  # noqa: ANN001
+    predictor = _core("emotui.predictor", "watching").Predictor.load(model_dir)
+    monitor = _core("emotui.monitor", "watching")
+    with _core("emotui.logstore", "watching").LogStore() as store:
+        return monitor.run_monitor(source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES,
+                                   store=store, on_event=on_event, stop=stop)
+
+
+def export(session: str, fmt: str, out: Path) -> Path:
+    with _core("emotui.logstore", "exporting").LogStore() as store:
+        store.export(fmt, Path(out), session=session)
+    return Path(out)
+
+
+def model_sizes() -> tuple[str, ...]:
+    """Model sizes training accepts; importing the model module loads torch, so call this in a thread."""
+    for module in ("emotui.model", "emotui.training"):
+        try:
+            found = importlib.import_module(module)
+            sizes = getattr(found, "MODEL_SIZES", None) or getattr(found, "SIZES", None)
+        except ImportError:
+            continue
+        if sizes:
+            return tuple(sizes)
+    return ("small",)
+
+
+def _start_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker while sys.stderr is still the terminal.
+
+    A running Textual app replaces sys.stderr with an object whose fileno() is -1; a process pool started from
+    the app (the extraction's workers) would then fail to launch the tracker with "bad value(s) in fds_to_keep".
+    """
+    from multiprocessing import resource_tracker
+
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    resource_tracker.ensure_running()
+
+
+def real_jobs() -> Jobs:
+    _start_resource_tracker()
+    return Jobs(discover=discover, features_for=features_for, extract=extract, train=train, watch=watch,
+                export=export, model_sizes=model_sizes, new_model_dir=new_model_dir, name="core")
+
+
+def export_path(session: str, fmt: str) -> Path:
+    return config.data_dir() / "exports" / f"session-{session}.{fmt}"
+
+
+__all__ = ["DatasetInfo", "Jobs", "JobUnavailable", "export_path", "new_model_dir", "real_jobs"]
