@@ -12,8 +12,16 @@ from . import __version__
 from .errors import EmotuiError
 
 # name -> "module:attribute" of a click command
-COMMANDS: dict[str, str] = {}
-HELP: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "train": "emotui.commands.train:train",
+    "evaluate": "emotui.commands.evaluate:evaluate",
+    "predict": "emotui.commands.predict:predict",
+}
+HELP: dict[str, str] = {
+    "train": "Train the expression classifier on features files (subject-disjoint; --folds K).",
+    "evaluate": "Accuracy, macro-F1 and confusion matrix of a model on labelled data.",
+    "predict": "Expression of every face in some images.",
+}
 
 
 class LazyGroup(click.Group):
