@@ -215,7 +215,14 @@ class _Run:
                 logits.append(torch.log(probs / 2))
             logp = torch.cat(logits)
             loss = float(torch.nn.functional.nll_loss(logp, labels))
-        return loss, classification_metrics(labels.numpy(), logp.argmax(1).numpy())
+        y_true, y_pred = labels.numpy(), logp.argmax(1).numpy()
+        metrics = classification_metrics(y_true, y_pred)
+        sources = np.array([s.split("/", 1)[0] for s in self.fs.subjects[getattr(self, f"{name}_idx")]])
+        if len(set(sources)) > 1:  # several features files: how each dataset fares on its own
+            metrics["by_source"] = {
+                src: classification_metrics(y_true[sources == src], y_pred[sources == src]) for src in sorted(set(sources))
+            }
+        return loss, metrics
 
     def _train_epoch(self, epoch: int) -> tuple[float, float]:
         torch, cfg, m = self.torch, self.cfg, self.model
@@ -388,6 +395,15 @@ def run_training(
     summary: dict = {}
     if results:
         pooled = metrics_from_confusion(np.sum([r["confusion_matrix"] for r in results], axis=0))
+        sources = sorted({src for r in results for src in r.get("by_source", {})})
+        if sources:
+            pooled["by_source"] = {}
+            for src in sources:
+                per_fold = [r["by_source"][src] for r in results if src in r.get("by_source", {})]
+                pooled["by_source"][src] = {
+                    **metrics_from_confusion(np.sum([m["confusion_matrix"] for m in per_fold], axis=0)),
+                    **summarize_folds(per_fold),
+                }
         summary = {**pooled, **summarize_folds(results), "folds": results}
         summary["accuracy"], summary["macro_f1"] = summary["mean"]["accuracy"], summary["mean"]["macro_f1"]
         out.mkdir(parents=True, exist_ok=True)
