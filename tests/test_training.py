@@ -127,3 +127,24 @@ def test_train_cli_rejects_a_missing_features_file(tmp_path):
     res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "m")])
     assert res.exit_code == 1
     assert res.output.strip().splitlines() == [f"emotui: error: features file not found: {tmp_path / 'nope.parquet'}"]
+
+
+def test_ctrl_c_keeps_the_best_model(ck_subset_features, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emotui", "train", str(ck_subset_features), "--out", str(out), "--epochs", "200",
+         "--model-size", "tiny"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    for line in proc.stderr:
+        if line.startswith("epoch   2/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in rest and "interrupted: the best model so far is in" in rest
+    assert Predictor.load(out).classes == CLASSES
+    assert (out / "resume" / "state.json").is_file()
