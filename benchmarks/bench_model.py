@@ -81,6 +81,8 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--model-size", default="small")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
     args = parser.parse_args()
 
     from emotui.events import EpochMetrics
@@ -96,9 +98,10 @@ def main() -> None:
         epochs: list[EpochMetrics] = []
         started = time.perf_counter()
         result = run_training([path], work / path.stem, epochs=args.epochs, folds=args.folds, seed=0,
-                              model_size=args.model_size, on_event=lambda e: epochs.append(e) if isinstance(e, EpochMetrics) else None)
+                              model_size=args.model_size, batch_size=args.batch_size, lr=args.lr, on_event=lambda e: epochs.append(e) if isinstance(e, EpochMetrics) else None)
         wall = time.perf_counter() - started
-        print(f"== {path.stem}: {len(fs)} faces, {len(set(fs.subjects))} subjects, {args.folds} subject-grouped folds")
+        print(f"== {path.stem}: {len(fs)} faces, {len(set(fs.subjects))} subjects, {args.folds} subject-grouped folds; "
+              f"transformer {args.model_size}, up to {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}")
         for key in ("accuracy", "macro_f1"):
             t_mean, t_std = _mean_std(result.folds, key)
             l_mean, l_std = _mean_std(lr_results, key)

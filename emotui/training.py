@@ -30,11 +30,11 @@ from .splits import subject_folds, subject_split
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 60
-    batch_size: int = 128
-    lr: float = 2e-3
+    batch_size: int = 64
+    lr: float = 1e-3
     weight_decay: float = 0.05
     warmup_epochs: int = 3
-    patience: int = 15
+    patience: int = 20
     model_size: str = "small"
     label_smoothing: float = 0.1
     subject_cap: int = 6  # images of one person in one class count at most this much (identity confound)
@@ -352,7 +352,7 @@ def _config_json(cfg: TrainConfig) -> dict:
 
 
 def run_training(
-    features: list[Path], out: Path, *, epochs: int = 60, batch_size: int = 128, lr: float = 2e-3,
+    features: list[Path], out: Path, *, epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
     model_size: str = "small", val_fraction: float = 0.1, test_fraction: float = 0.1, folds: int | None = None,
     seed: int = 0, resume: bool = False, config: TrainConfig | None = None, on_event: EventHandler = ignore,
     stop: threading.Event | None = None, threads: int = 1,

@@ -15,8 +15,8 @@ import click
 @click.option("--folds", default=None, type=click.IntRange(2), help="Subject-grouped K-fold cross-validation.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--model-size", default="small", show_default=True, type=click.Choice(["tiny", "small"]))
-@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(8))
-@click.option("--lr", default=2e-3, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(8))
+@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")
 def train(features, out, epochs, folds, seed, model_size, batch_size, lr, resume, as_json) -> None:  # noqa: ANN001
