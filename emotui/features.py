@@ -169,8 +169,10 @@ def load_features(paths: list[Path]) -> FeatureSet:
         if ok.empty:
             continue
         points, blend = table_arrays(ok)
+        # an image without a person id is its own person: the best a split can do without one
+        subjects = ok["subject"].where(ok["subject"].notna() & (ok["subject"].astype(str) != ""), ok["path"])
         parts.append((points, blend, np.array([CLASSES.index(v) for v in labels[keep]], dtype=np.int64),
-                      np.array([f"{path.stem}/{s}" for s in ok["subject"].astype(str)], dtype=object),
+                      np.array([f"{path.stem}/{s}" for s in subjects.astype(str)], dtype=object),
                       ok["path"].astype(str).to_numpy(dtype=object)))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))

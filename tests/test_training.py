@@ -17,7 +17,7 @@ from emotui.features import load_features
 from emotui.labels import CLASSES
 from emotui.predictor import Predictor
 from emotui.splits import subject_folds, subject_split
-from emotui.training import TrainConfig, run_training, sample_weights
+from emotui.training import identity_offsets, run_training, sample_weights
 
 from .conftest import DATASETS
 
@@ -55,6 +55,21 @@ def test_one_actor_cannot_stand_for_a_class():
     weights, class_weight = sample_weights(labels, subjects, cap=5, balance=1.0)
     assert weights[:100].sum() == pytest.approx(5 / 15 * 0.5)  # the actor: 5 of 15 "images" of class 2
     assert weights[labels == 2].sum() == pytest.approx(weights[labels == 4].sum())  # classes balanced
+
+
+def test_identity_offsets_recover_face_shape_not_expression(ck_subset_features):
+    """Add a fake face shape to one person's faces: the offsets find it; the class means do not move."""
+    fs = load_features([ck_subset_features])
+    person = fs.subjects == fs.subjects[0]
+    shape = np.zeros_like(fs.points[0])
+    shape[:, 0] = 0.05 * np.sign(fs.points[0][:, 0])  # a wider face
+    shifted = fs.points + person[:, None, None] * shape
+    before = identity_offsets(fs.points, fs.labels, fs.subjects)
+    after = identity_offsets(shifted, fs.labels, fs.subjects)
+    n = person.sum()
+    gained = (after - before)[person][0]
+    assert np.allclose(gained, shape * n / (n + 1) * (1 - n / len(fs)), atol=0.01)
+    assert np.abs((after - before)[~person]).max() < 0.01
 
 
 @pytest.fixture(scope="module")
