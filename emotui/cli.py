@@ -21,6 +21,9 @@ COMMANDS: dict[str, str] = {
     "export": "emotui.commands.export:export",
     "serve": "emotui.commands.serve:serve",
     "doctor": "emotui.commands.doctor:doctor",
+    "train": "emotui.commands.train:train",
+    "evaluate": "emotui.commands.evaluate:evaluate",
+    "predict": "emotui.commands.predict:predict",
 }
 HELP: dict[str, str] = {
     "extract": "Extract face landmark features from a dataset into Parquet.",
@@ -29,6 +32,9 @@ HELP: dict[str, str] = {
     "export": "Export the prediction log as CSV, JSONL or Parquet.",
     "serve": "Serve the dashboard to a web browser (textual-serve), on localhost by default.",
     "doctor": "Check versions, the landmarker model, cameras and paths.",
+    "train": "Train the expression classifier on features files (subject-disjoint; --folds K).",
+    "evaluate": "Accuracy, macro-F1 and confusion matrix of a model on labelled data.",
+    "predict": "Expression of every face in some images.",
 }
 
 

@@ -350,7 +350,11 @@ class _Watch:
         timestamp = None if self.src.independent_frames else int(frame.timestamp_ms)
         faces = self.detector.detect(frame.rgb, timestamp)[: self.max_faces]
         t1 = time.perf_counter()
-        probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order] if faces else None
+        probs = None
+        if faces:
+            probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order]
+            # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
+            probs /= probs.sum(axis=1, keepdims=True)
         t2 = time.perf_counter()
         ids = self.tracker.update([f.bbox for f in faces])
         for gone in self.tracker.retired:

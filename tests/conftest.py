@@ -34,7 +34,52 @@ def _isolated_data(tmp_path_factory, monkeypatch):  # noqa: ANN001
 
 @pytest.fixture(scope="session")
 def predictor():
-    """The classifier the monitor tests use (a labelled stand-in until emotui.predictor is merged)."""
-    from .standin_predictor import load_test_predictor
+    """The shipped default classifier, as `emotui watch` loads it without --model."""
+    from emotui.predictor import Predictor
 
-    return load_test_predictor()
+    return Predictor.load()
+# ---------------------------------------------------------------- training fixtures
+
+def write_features(rows: list[dict], path: Path) -> Path:
+    """Rows (path, label, subject, status, width, height and, for faces, landmarks/blendshapes/transform/bbox)
+    -> a features Parquet file in emotui.schema.BASE_SCHEMA."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from emotui.schema import BASE_SCHEMA
+
+    columns = {f.name: [row.get(f.name) for row in rows] for f in BASE_SCHEMA}
+    pq.write_table(pa.Table.from_pydict(columns, schema=BASE_SCHEMA), path)
+    return path
+
+
+def extract_rows(items: list[tuple[Path, str, str]]) -> list[dict]:
+    """Run the real FaceLandmarker over (image, label, subject) items -> feature rows (largest face only)."""
+    from emotui.landmarker import Landmarker, read_image
+
+    rows = []
+    with Landmarker() as landmarker:
+        for path, label, subject in items:
+            rgb = read_image(path)
+            faces = landmarker.detect(rgb)
+            row = {"path": str(path), "label": label, "subject": subject, "status": "ok" if faces else "no_face",
+                   "width": rgb.shape[1], "height": rgb.shape[0], "n_faces": len(faces), "face": 0}
+            if faces:
+                face = faces[0]
+                row.update(landmarks=face.landmarks.ravel().tolist(), blendshapes=face.blendshapes.tolist(),
+                           transform=face.transform.ravel().tolist(), bbox=list(face.bbox))
+            rows.append(row)
+    return rows
+
+
+@pytest.fixture(scope="session")
+def ck_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
+    """Features of 30 ckplus48 subjects (about 400 images), extracted for real once per session."""
+    import csv
+
+    root = DATASETS / "ckplus48"
+    with open(root / "manifest.csv", newline="") as fh:
+        manifest = list(csv.DictReader(fh))
+    subjects = sorted({row["subject"] for row in manifest})[:30]
+    items = [(root / row["file"], row["label"], row["subject"]) for row in manifest if row["subject"] in subjects]
+    return write_features(extract_rows(items), tmp_path_factory.mktemp("features") / "ck-subset.parquet")

@@ -128,17 +128,11 @@ def test_a_corrupt_database_is_a_clear_error(tmp_path):
         LogStore(tmp_path / "bad.db")
 
 
-# The real CLI in a subprocess, with the test classifier put in place of the trained one.
-WATCH_WITH_STANDIN = (
-    "import sys; from tests.standin_predictor import load_test_predictor; import emotui.commands.watch as w; "
-    "w.load_predictor = lambda model: load_test_predictor(); from emotui.cli import cli; "
-    "cli(sys.argv[1:], prog_name='emotui')"
-)
 
 
 def start_watch(db, *args):
     env = {**os.environ, "EMOTUI_DB": str(db)}
-    return subprocess.Popen([sys.executable, "-c", WATCH_WITH_STANDIN, "watch", "--headless", "--json", *args],
+    return subprocess.Popen([sys.executable, "-m", "emotui", "watch", "--headless", "--json", *args],
                             cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

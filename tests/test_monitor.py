@@ -1,6 +1,6 @@
 """run_monitor end to end: the real FaceLandmarker on the real videos of ../shared/media, the real SQLite log.
 
-The classifier is the `predictor` fixture (see tests/standin_predictor.py).
+The classifier is the `predictor` fixture: the shipped default model.
 """
 
 from __future__ import annotations
@@ -72,11 +72,11 @@ def test_smoothing_is_an_ema_of_the_raw_probabilities(pexels):
     assert np.abs(np.diff(smoothed, axis=0)).mean() < np.abs(np.diff(raw, axis=0)).mean()
 
 
-def test_the_log_holds_exactly_the_emitted_predictions(pexels, store):
+def test_the_log_holds_exactly_the_emitted_predictions(pexels, store, predictor):
     summary, predictions, _ = pexels
     info = store.session(summary.session)
     assert info.ended_cleanly is True and info.end_reason == "source ended" and info.frames == 472
-    assert info.model_id == "stand-in-linear-blendshapes" and info.settings["interval"] == 0
+    assert info.model_id == predictor.model_id and info.settings["interval"] == 0
     rows = list(store.rows(session=summary.session))
     assert len(rows) == 472
     for row, p in zip(rows, predictions):

@@ -21,26 +21,15 @@ from .test_logstore import start_watch, wait_for_rows
 PEXELS = str(MEDIA / "WolfgangLanger_Pexels.mp4")
 
 
-@pytest.fixture()
-def standin(monkeypatch, predictor):
-    """`emotui watch` loads the classifier through load_predictor: give it the test one."""
-    import emotui.commands.watch as watch_module
-
-    monkeypatch.setattr(watch_module, "load_predictor", lambda model: predictor)
-
-
 def run(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")
-def pexels_json(tmp_path_factory, predictor):
+def pexels_json(tmp_path_factory):
     """The issue's done-when command, and the CSV export that follows it."""
     db = tmp_path_factory.mktemp("cli") / "emotui.db"
     with pytest.MonkeyPatch.context() as mp:
-        import emotui.commands.watch as watch_module
-
-        mp.setattr(watch_module, "load_predictor", lambda model: predictor)
         mp.setenv("EMOTUI_DB", str(db))
         watched = run("watch", "--source", PEXELS, "--interval", "0", "--fast", "--headless", "--json")
         exported = run("export", "--format", "csv")
@@ -96,7 +85,7 @@ def test_export_to_files_and_jsonl_on_stdout(pexels_json, tmp_path):
     assert len(jsonl.stdout.splitlines()) == 472 and json.loads(jsonl.stdout.splitlines()[0])["p_happy"] >= 0
 
 
-def test_readable_lines_and_no_face_records(standin):
+def test_readable_lines_and_no_face_records():
     result = run("watch", "--source", str(MEDIA / "no_face.mp4"), "--interval", "0", "--fast", "--frames", "3",
                  "--headless")
     assert result.exit_code == 0, result.stderr
@@ -116,7 +105,7 @@ def test_readable_lines_and_no_face_records(standin):
         (["--source", PEXELS, "--resolution", "big"], "is not WIDTHxHEIGHT"),
     ],
 )
-def test_bad_input_gives_one_line_and_a_non_zero_exit(args, message, standin):
+def test_bad_input_gives_one_line_and_a_non_zero_exit(args, message):
     result = run("watch", *args, "--headless")
     assert result.exit_code != 0 and result.stdout == ""
     assert result.stderr.startswith("emotui: error: ") and message in result.stderr
@@ -130,14 +119,10 @@ def test_export_errors_are_one_line(tmp_path):
     assert result.exit_code == 2 and "give --out" in result.stderr
 
 
-def test_without_a_trained_classifier_watch_says_so():
-    try:
-        import emotui.predictor  # noqa: F401
-    except ImportError:
-        result = run("watch", "--source", PEXELS, "--headless")
-        assert result.exit_code == 1 and "classifier is not available" in result.stderr
-    else:
-        pytest.skip("emotui.predictor is present in this build")
+def test_a_missing_model_is_one_clear_line(tmp_path):
+    result = run("watch", "--source", PEXELS, "--headless", "--model", str(tmp_path / "nothing"))
+    assert result.exit_code != 0 and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "nothing" in result.stderr
 
 
 @pytest.mark.slow

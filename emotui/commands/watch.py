@@ -17,10 +17,8 @@ from ..errors import EmotuiError, UsageError
 
 def load_predictor(model: str | None) -> Any:
     """The classifier for --model DIR (None: the default model)."""
-    try:
-        from ..predictor import Predictor
-    except ImportError as exc:
-        raise EmotuiError(f"the expression classifier is not available in this build (emotui.predictor: {exc})") from None
+    from ..predictor import Predictor
+
     return Predictor.load(model)
 
 

@@ -1,0 +1,29 @@
+"""`emotui evaluate [--model DIR] DATA`: metrics of a model on a features file or a dataset directory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command(name="evaluate")
+@click.argument("data", type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
+    """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled DATA."""
+    from ..evaluation import evaluate as run_evaluation
+
+    metrics = run_evaluation(data, model_dir)
+    if as_json:
+        click.echo(json.dumps(metrics))
+        return
+    from rich.console import Console
+
+    from .render import metrics_table
+
+    console = Console()
+    console.print(f"model {metrics['model']} on {data}")
+    console.print(metrics_table(metrics))

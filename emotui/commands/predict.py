@@ -1,0 +1,54 @@
+"""`emotui predict [--model DIR] IMAGE...`: the expression of every face in some images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command(name="predict")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
+@click.option("--max-faces", default=4, show_default=True, type=click.IntRange(1), help="Most faces per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every image and face.")
+def predict(images, model_dir, max_faces, as_json) -> None:  # noqa: ANN001
+    """Label, the 8 probabilities and the bounding box of each face (largest first)."""
+    from ..errors import ImageReadError
+    from ..landmarker import Landmarker, read_image
+    from ..predictor import Predictor
+
+    predictor = Predictor.load(model_dir)
+    results, failed = [], 0
+    with Landmarker(max_faces=max_faces) as landmarker:
+        for path in images:
+            try:
+                faces = landmarker.detect(read_image(path))
+            except ImageReadError as exc:
+                failed += 1
+                results.append({"path": str(path), "faces": [], "error": str(exc)})
+                click.echo(f"emotui: error: {exc}", err=True)
+                continue
+            probs = predictor.predict(faces)
+            results.append({"path": str(path), "error": None, "faces": [
+                {"label": predictor.classes[int(p.argmax())], "confidence": float(p.max()),
+                 "probabilities": {c: round(float(v), 6) for c, v in zip(predictor.classes, p)},
+                 "bbox": [round(float(v), 1) for v in face.bbox]}
+                for face, p in zip(faces, probs)
+            ]})
+    if as_json:
+        click.echo(json.dumps({"model": predictor.model_id, "classes": list(predictor.classes), "images": results}))
+    else:
+        for item in results:
+            if item["error"]:
+                continue
+            if not item["faces"]:
+                click.echo(f"{item['path']}: no face")
+            for i, face in enumerate(item["faces"]):
+                top = sorted(face["probabilities"].items(), key=lambda kv: -kv[1])[:3]
+                others = ", ".join(f"{c} {v:.2f}" for c, v in top[1:])
+                bbox = ",".join(f"{v:.0f}" for v in face["bbox"])
+                click.echo(f"{item['path']} face {i}: {face['label']} {face['confidence']:.2f} ({others}) bbox {bbox}")
+    if failed:  # each unreadable image was reported on stderr; the others were still predicted
+        raise SystemExit(1)

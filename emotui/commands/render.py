@@ -1,0 +1,29 @@
+"""Rich tables for metrics, shared by `emotui train` and `emotui evaluate`."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.table import Table
+
+
+def metrics_table(metrics: dict) -> Group:
+    classes = metrics["classes"]
+    per_class = Table(title="per class", title_justify="left")
+    for col in ("class", "precision", "recall", "F1", "support"):
+        per_class.add_column(col, justify="left" if col == "class" else "right")
+    for name in classes:
+        row = metrics["per_class"][name]
+        per_class.add_row(name, f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}", str(row["support"]))
+    confusion = Table(title="confusion matrix (rows = true class)", title_justify="left")
+    confusion.add_column("true \\ predicted")
+    for name in classes:
+        confusion.add_column(name[:8], justify="right")
+    for name, row in zip(classes, metrics["confusion_matrix"]):
+        confusion.add_row(name, *(str(v) for v in row))
+    summary = Table.grid(padding=(0, 2))
+    summary.add_row("accuracy", f"{metrics['accuracy']:.3f}")
+    summary.add_row("macro-F1", f"{metrics['macro_f1']:.3f}")
+    if "accuracy_all" in metrics:
+        summary.add_row("accuracy, no-face images as errors", f"{metrics['accuracy_all']:.3f}")
+        summary.add_row("images / without a face", f"{metrics['n_images']} / {metrics['n_no_face']}")
+    return Group(summary, per_class, confusion)

@@ -1,0 +1,105 @@
+"""Classification metrics (numpy only) and evaluating a model on a features file or a dataset directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import EmotuiError
+from .labels import CLASSES
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: tuple[str, ...] = CLASSES) -> dict:
+    """accuracy, macro_f1 (over the classes present in y_true), per_class and confusion_matrix (rows = true)."""
+    n = len(classes)
+    cm = np.zeros((n, n), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)), 1)
+    return metrics_from_confusion(cm, classes)
+
+
+def metrics_from_confusion(cm: np.ndarray, classes: tuple[str, ...] = CLASSES) -> dict:
+    """The same metrics from a confusion matrix (so folds can be pooled by adding their matrices)."""
+    cm = np.asarray(cm, dtype=np.int64)
+    n = len(classes)
+    tp = np.diag(cm).astype(float)
+    support = cm.sum(1)
+    predicted = cm.sum(0)
+    precision = np.divide(tp, predicted, out=np.zeros(n), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros(n), where=support > 0)
+    f1 = np.divide(2 * precision * recall, precision + recall, out=np.zeros(n), where=(precision + recall) > 0)
+    present = support > 0
+    return {
+        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "per_class": {
+            c: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]), "support": int(support[i])}
+            for i, c in enumerate(classes)
+        },
+        "confusion_matrix": cm.tolist(),
+        "classes": list(classes),
+        "n": int(cm.sum()),
+    }
+
+
+def summarize_folds(fold_metrics: list[dict]) -> dict:
+    """mean and std (population) of accuracy and macro_f1 over folds."""
+    out: dict = {"mean": {}, "std": {}}
+    for key in ("accuracy", "macro_f1"):
+        values = np.array([m[key] for m in fold_metrics], dtype=float)
+        out["mean"][key] = float(values.mean())
+        out["std"][key] = float(values.std())
+    return out
+
+
+def _features_for(data: Path) -> Path:
+    """A features file as is; a dataset directory extracted (with the cache) by emotui.extraction."""
+    if data.is_file():
+        return data
+    if not data.is_dir():
+        raise EmotuiError(f"no such features file or dataset directory: {data}")
+    try:
+        from . import extraction  # noqa: PLC0415 - optional part; wired when the extraction branch is merged
+    except ImportError:
+        raise EmotuiError(
+            f"{data} is a directory, but dataset extraction is unavailable in this build: pass a features file"
+        ) from None
+    out = extraction.features_path_for(data)
+    extraction.run_extraction(data, out=out)
+    return out
+
+
+def evaluate(data: str | Path, model_dir: str | Path | None = None) -> dict:
+    """Metrics of a model on labelled data: faces found are classified; images without a face count as errors
+    in accuracy_all only."""
+    from .features import read_feature_table, table_arrays
+    from .labels import normalize_label
+    from .predictor import Predictor
+
+    predictor = Predictor.load(model_dir)
+    table = read_feature_table(_features_for(Path(data)))
+    labels = table["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
+    labelled = table[labels.notna()]
+    labels = labels[labels.notna()]
+    if labelled.empty:
+        raise EmotuiError(f"no labelled images in {data}")
+    ok = (labelled["status"] == "ok").to_numpy()
+    y_true = np.array([predictor.classes.index(v) for v in labels[ok]], dtype=np.int64)
+    if ok.any():
+        points, blend = table_arrays(labelled[ok])
+        y_pred = predictor.predict_arrays(points, blend).argmax(1)
+    else:
+        y_pred = np.zeros(0, dtype=np.int64)
+    metrics = classification_metrics(y_true, y_pred, predictor.classes)
+    metrics.pop("n")
+    n_images = int(len(labelled))
+    metrics.update({
+        "n_images": n_images,
+        "n_faces": int(ok.sum()),
+        "n_no_face": int((labelled["status"] == "no_face").sum()),
+        "n_failed": int((~ok).sum() - (labelled["status"] == "no_face").sum()),
+        "accuracy_all": float((y_true == y_pred).sum() / n_images),
+        "model": predictor.model_id,
+        "data": str(data),
+    })
+    return metrics

@@ -1,0 +1,223 @@
+"""Model inputs from MediaPipe faces: head pose removed, centred and scaled landmarks; blendshapes; augmentation.
+
+Feature spec (FEATURE_SPEC_VERSION, stored in every checkpoint):
+  points (478, 3) float32: MediaPipe's normalised landmarks taken to one pixel-like frame (x * width,
+      -y * height, -z * width; z shares x's scale), centred on their mean, rotated into the canonical face frame
+      with the inverse (transpose) of the facial transformation matrix's rotation, and divided by their RMS
+      radius. Translation and scale of the matrix are not needed because of the centring and scaling.
+  blendshapes (52,) float32 in BLENDSHAPE_NAMES order.
+The model itself subtracts the training set's mean face and divides by its spread (stored as buffers).
+
+numpy only here; the torch augmentation functions import torch lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+from .labels import CLASSES, normalize_label
+from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS
+
+FEATURE_SPEC_VERSION = 1
+N_BLENDSHAPES = len(BLENDSHAPE_NAMES)
+
+
+# ---------------------------------------------------------------- pose removal
+
+def canonical_points(landmarks: np.ndarray, transforms: np.ndarray, aspect: np.ndarray | float = 1.0) -> np.ndarray:
+    """(n, 478, 3) normalised landmarks + (n, 4, 4) pose matrices -> (n, 478, 3) pose-free, centred, unit-RMS points.
+
+    `aspect` is height / width of each source image: MediaPipe normalises x by the width and y by the height,
+    so a non-square image must be put back into square pixels before a rotation means anything.
+    """
+    lm = np.asarray(landmarks, dtype=np.float32).reshape(-1, N_LANDMARKS, 3)
+    rot = np.asarray(transforms, dtype=np.float32).reshape(-1, 4, 4)[:, :3, :3]
+    aspect = np.broadcast_to(np.asarray(aspect, dtype=np.float32).reshape(-1), (lm.shape[0],))
+    # Image axes point right/down/away; the matrix's camera frame points right/up/towards the viewer.
+    pts = np.stack([lm[..., 0], -lm[..., 1] * aspect[:, None], -lm[..., 2]], axis=-1)
+    pts -= pts.mean(axis=1, keepdims=True)
+    pts = np.einsum("nji,npj->npi", rot, pts)  # R^T p: camera frame -> canonical face frame
+    radius = np.sqrt((pts**2).sum(-1).mean(-1))
+    pts /= np.maximum(radius, 1e-8)[:, None, None]
+    return pts.astype(np.float32, copy=False)
+
+
+def face_aspect(face) -> float:  # noqa: ANN001 - emotui.landmarker.Face
+    """height / width of the image a Face came from, recovered from its pixel bbox and normalised landmarks."""
+    lm = np.clip(face.landmarks[:, :2], 0.0, 1.0)
+    span = lm.max(axis=0) - lm.min(axis=0)
+    x0, y0, x1, y1 = face.bbox
+    if span[0] <= 1e-6 or span[1] <= 1e-6 or x1 <= x0:
+        return 1.0
+    width = (x1 - x0) / span[0]
+    height = (y1 - y0) / span[1]
+    return float(height / width)
+
+
+def face_arrays(faces: list) -> tuple[np.ndarray, np.ndarray]:
+    """Faces from the Landmarker -> (points (n, 478, 3), blendshapes (n, 52)) in the feature spec."""
+    if not faces:
+        return np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros((0, N_BLENDSHAPES), np.float32)
+    lms = np.stack([f.landmarks for f in faces])
+    tfs = np.stack([f.transform for f in faces])
+    aspect = np.array([face_aspect(f) for f in faces], dtype=np.float32)
+    blend = np.stack([f.blendshapes for f in faces]).astype(np.float32)
+    return canonical_points(lms, tfs, aspect), blend
+
+
+# ---------------------------------------------------------------- mirror symmetry
+
+def mirror_map(mean_points: np.ndarray) -> np.ndarray:
+    """Index of each landmark's left/right twin, found by mirroring the mean canonical face across x = 0.
+
+    Each point is matched to the nearest point of the mirrored face (midline points match themselves). Pairs
+    are then made symmetric: where the nearest-neighbour match is not mutual, the mutual one wins.
+    """
+    pts = np.asarray(mean_points, dtype=np.float64)
+    mirrored = pts * np.array([-1.0, 1.0, 1.0])
+    dist = ((mirrored[:, None, :] - pts[None, :, :]) ** 2).sum(-1)  # 478 x 478: small enough to do directly
+    idx = dist.argmin(axis=1).astype(np.int64)
+    for i, j in enumerate(idx):
+        if idx[j] != i:  # not mutual: keep the pair that is, leave this point on itself
+            idx[i] = i if idx[idx[i]] != i else idx[i]
+    return idx
+
+
+def blendshape_mirror_map() -> np.ndarray:
+    """Index permutation that swaps every ...Left blendshape with its ...Right twin, by name."""
+    names = list(BLENDSHAPE_NAMES)
+    out = np.arange(len(names))
+    for i, name in enumerate(names):
+        for a, b in (("Left", "Right"), ("Right", "Left")):
+            if name.endswith(a):
+                out[i] = names.index(name[: -len(a)] + b)
+    return out
+
+
+# ---------------------------------------------------------------- feature files
+
+@dataclass
+class FeatureSet:
+    """Faces ready for the model, with their labels and persons. Subjects are prefixed by their file's stem."""
+
+    points: np.ndarray  # (n, 478, 3) float32
+    blendshapes: np.ndarray  # (n, 52) float32
+    labels: np.ndarray  # (n,) int64 index into CLASSES
+    subjects: np.ndarray  # (n,) object
+    paths: np.ndarray  # (n,) object
+    sources: list[dict]  # per file: path, sha256, rows, ok, skipped
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: np.ndarray) -> FeatureSet:
+        return FeatureSet(self.points[idx], self.blendshapes[idx], self.labels[idx], self.subjects[idx],
+                          self.paths[idx], self.sources)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"features file not found: {path}")
+    try:
+        df = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+        raise DatasetError(f"not a readable features file: {path} ({type(exc).__name__})") from None
+    missing = {"label", "subject", "status", "landmarks", "blendshapes", "transform", "width", "height"} - set(df.columns)
+    if missing:
+        raise DatasetError(f"{path} is not an emotui features file (missing columns: {', '.join(sorted(missing))})")
+    if "face" in df.columns:  # one face per image: the largest (face 0) or the no-face row
+        df = df[df["face"].isna() | (df["face"] == 0)]
+    return df.reset_index(drop=True)
+
+
+def table_arrays(df) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Rows with status ok of a features table -> (points, blendshapes) in the feature spec."""
+    lms = np.stack(df["landmarks"].to_numpy()).astype(np.float32)
+    tfs = np.stack(df["transform"].to_numpy()).astype(np.float32)
+    aspect = (df["height"].to_numpy(np.float32) / np.maximum(df["width"].to_numpy(np.float32), 1.0))
+    blend = np.stack(df["blendshapes"].to_numpy()).astype(np.float32)
+    return canonical_points(lms, tfs, aspect), blend
+
+
+def load_features(paths: list[Path]) -> FeatureSet:
+    """Read one or more features files; keep faces with a known label. Raises DatasetError when none are usable."""
+    parts, sources = [], []
+    for path in paths:
+        path = Path(path)
+        df = read_feature_table(path)
+        labels = df["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
+        keep = (df["status"] == "ok") & labels.notna()
+        ok = df[keep]
+        sources.append({"path": str(path), "name": path.stem, "sha256": file_sha256(path), "rows": int(len(df)),
+                        "used": int(keep.sum()), "skipped": int((~keep).sum())})
+        if ok.empty:
+            continue
+        points, blend = table_arrays(ok)
+        # an image without a person id is its own person: the best a split can do without one
+        subjects = ok["subject"].where(ok["subject"].notna() & (ok["subject"].astype(str) != ""), ok["path"])
+        parts.append((points, blend, np.array([CLASSES.index(v) for v in labels[keep]], dtype=np.int64),
+                      np.array([f"{path.stem}/{s}" for s in subjects.astype(str)], dtype=object),
+                      ok["path"].astype(str).to_numpy(dtype=object)))
+    if not parts:
+        raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
+    return FeatureSet(*(np.concatenate([p[i] for p in parts]) for i in range(5)), sources=sources)
+
+
+# ---------------------------------------------------------------- augmentation (torch, batched)
+
+@dataclass(frozen=True)
+class Augment:
+    mirror: float = 0.5  # probability
+    rotate_deg: float = 6.0  # per axis, uniform
+    scale: float = 0.05  # uniform +-
+    jitter: float = 0.004  # gaussian sd, in units of the RMS face radius
+    dropout: float = 0.05  # fraction of landmarks reset to the mean face
+    blend_jitter: float = 0.02
+    identity_swap: float = 0.5  # probability of moving a face onto another person's face shape (see training)
+
+
+def augment_batch(points, blend, mean_points, point_mirror, blend_mirror, aug: Augment, generator=None):  # noqa: ANN001, ANN201
+    """Random mirror, rotation, scale, jitter and landmark dropout on a batch of canonical faces (torch tensors)."""
+    import torch
+
+    n = points.shape[0]
+    g = generator
+    flip = torch.rand(n, generator=g) < aug.mirror
+    if flip.any():
+        mirrored = points[flip][:, point_mirror] * points.new_tensor([-1.0, 1.0, 1.0])
+        points = points.clone()
+        points[flip] = mirrored
+        blend = blend.clone()
+        blend[flip] = blend[flip][:, blend_mirror]
+    angles = (torch.rand(n, 3, generator=g) * 2 - 1) * (aug.rotate_deg * torch.pi / 180)
+    cx, cy, cz = torch.cos(angles).unbind(1)
+    sx, sy, sz = torch.sin(angles).unbind(1)
+    one, zero = torch.ones_like(cx), torch.zeros_like(cx)
+    rx = torch.stack([one, zero, zero, zero, cx, -sx, zero, sx, cx], 1).view(n, 3, 3)
+    ry = torch.stack([cy, zero, sy, zero, one, zero, -sy, zero, cy], 1).view(n, 3, 3)
+    rz = torch.stack([cz, -sz, zero, sz, cz, zero, zero, zero, one], 1).view(n, 3, 3)
+    rot = rz @ ry @ rx
+    scale = 1 + (torch.rand(n, 1, 1, generator=g) * 2 - 1) * aug.scale
+    points = (points @ rot.transpose(1, 2)) * scale
+    points = points + torch.randn(points.shape, generator=g) * aug.jitter
+    if aug.dropout > 0:
+        drop = torch.rand(points.shape[:2], generator=g) < aug.dropout
+        points = torch.where(drop[..., None], mean_points.expand_as(points), points)
+    blend = (blend + torch.randn(blend.shape, generator=g) * aug.blend_jitter).clamp(0, 1)
+    return points, blend

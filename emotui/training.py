@@ -1,0 +1,424 @@
+"""Training: subject-disjoint splits or folds, balanced sampling with per-subject caps, AdamW with warm-up and
+cosine decay, early stopping on validation macro-F1, a resumable state every epoch, the best model kept on Ctrl-C.
+
+Layout of `out`: model.safetensors + config.json (the best model so far, always loadable); resume/ (last epoch's
+weights, optimizer moments and history, removed when the run completes); with folds, one such directory per
+fold (fold-1, ...) and cv.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DatasetError
+from .evaluation import classification_metrics, metrics_from_confusion, summarize_folds
+from .events import EpochMetrics, EventHandler, Finished, ignore
+from .features import Augment, FeatureSet, blendshape_mirror_map, load_features, mirror_map
+from .labels import CLASSES
+from .splits import subject_folds, subject_split
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.05
+    warmup_epochs: int = 3
+    patience: int = 20
+    model_size: str = "small"
+    label_smoothing: float = 0.1
+    subject_cap: int = 6  # images of one person in one class count at most this much (identity confound)
+    balance: float = 0.5  # class balance: half from the sampler, half from loss weights
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+    augment: Augment = field(default_factory=Augment)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    metrics: dict  # test metrics (pooled over folds with --folds), or validation metrics without a test part
+    folds: list[dict] | None = None
+    mean: dict | None = None
+    std: dict | None = None
+    cancelled: bool = False
+
+    def to_json(self) -> dict:
+        if self.folds is None:
+            return {**self.metrics, "out": str(self.out), "cancelled": self.cancelled}
+        return {"folds": self.folds, "mean": self.mean, "std": self.std, "pooled": self.metrics,
+                "out": str(self.out), "cancelled": self.cancelled}
+
+
+class _Stopped(Exception):
+    pass
+
+
+def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample sampling weights and per-class loss weights.
+
+    A person's images in one class share the weight of at most `cap` images, so one actor cannot stand for a
+    class. Classes are then balanced: the sampler evens out `balance` of the imbalance (as a power), the loss
+    weights the rest.
+    """
+    keys = np.char.add(subjects.astype(str), np.char.add("|", labels.astype(str)))
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    per_sample = np.minimum(1.0, cap / counts[inverse])
+    mass = np.bincount(labels, weights=per_sample, minlength=len(CLASSES))
+    present = mass > 0
+    weights = per_sample / np.where(present, mass, 1.0)[labels] ** balance
+    class_weight = np.zeros(len(CLASSES))
+    class_weight[present] = mass[present] ** -(1.0 - balance)
+    class_weight[present] /= (class_weight[present] * mass[present]).sum() / mass[present].sum()
+    return weights / weights.sum(), class_weight
+
+
+def identity_offsets(points: np.ndarray, labels: np.ndarray, subjects: np.ndarray, shrink: float = 1.0) -> np.ndarray:
+    """Each face's estimate of its person's face shape, as an offset from the average face.
+
+    The residual of a face from the mean of its class is identity plus that image's own variation; averaging
+    a person's residuals (shrunk towards zero for persons with few images) leaves mostly identity. Training
+    swaps these offsets between faces, so face shape stops predicting the label.
+    """
+    residual = points.astype(np.float32).copy()
+    for c in np.unique(labels):
+        residual[labels == c] -= points[labels == c].mean(0)
+    names, inverse = np.unique(subjects.astype(str), return_inverse=True)
+    sums = np.zeros((len(names),) + points.shape[1:], dtype=np.float64)
+    np.add.at(sums, inverse, residual)
+    counts = np.bincount(inverse, minlength=len(names)).astype(np.float64)
+    per_subject = sums / (counts + shrink)[:, None, None]
+    return per_subject[inverse].astype(np.float32)
+
+
+def _fingerprint(*parts: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update("\n".join(sorted(set(map(str, part)))).encode() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def _lr_factor(step: int, warmup: int, total: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+class _Run:
+    """One training run on one split (a fold or the single train/val/test split)."""
+
+    def __init__(self, fs: FeatureSet, parts: tuple[np.ndarray, np.ndarray, np.ndarray], out: Path,
+                 cfg: TrainConfig, fold: int | None, on_event: EventHandler, stop: threading.Event | None) -> None:
+        import torch
+
+        from .model import Architecture, ExpressionTransformer
+
+        self.torch, self.fs, self.out, self.cfg, self.fold = torch, fs, Path(out), cfg, fold
+        self.on_event, self.stop = on_event, stop
+        self.train_idx, self.val_idx, self.test_idx = parts
+        if len(self.val_idx) == 0 or len(self.train_idx) == 0:
+            raise DatasetError("too few subjects for a training and a validation part")
+        torch.manual_seed(cfg.seed)
+        train_points = fs.points[self.train_idx]
+        mean = train_points.mean(0)
+        # one spread per axis (per-point spreads were tried: they amplify the noise of nearly rigid points)
+        axis_scale = np.sqrt(((train_points - mean) ** 2).mean((0, 1)))
+        scale = np.broadcast_to(axis_scale, mean.shape).copy()
+        self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size))
+        self.model.set_geometry(mean, scale, mirror_map(mean), blendshape_mirror_map())
+        self.tensors = {
+            name: (torch.from_numpy(fs.points[idx]), torch.from_numpy(fs.blendshapes[idx]), torch.from_numpy(fs.labels[idx]))
+            for name, idx in (("train", self.train_idx), ("val", self.val_idx), ("test", self.test_idx))
+        }
+        weights, class_weight = sample_weights(fs.labels[self.train_idx], fs.subjects[self.train_idx],
+                                               cfg.subject_cap, cfg.balance)
+        self.sample_weights = torch.from_numpy(weights)
+        self.identity = torch.from_numpy(identity_offsets(fs.points[self.train_idx], fs.labels[self.train_idx],
+                                                          fs.subjects[self.train_idx]))
+        self.loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weight, dtype=torch.float32),
+                                                 label_smoothing=cfg.label_smoothing)
+        self.steps_per_epoch = math.ceil(len(self.train_idx) / cfg.batch_size)
+        decay = [p for n, p in self.model.named_parameters() if p.ndim >= 2 and "position" not in n]
+        other = [p for n, p in self.model.named_parameters() if not (p.ndim >= 2 and "position" not in n)]
+        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                            {"params": other, "weight_decay": 0.0}], lr=cfg.lr)
+        self.split_id = _fingerprint(fs.subjects[self.train_idx], fs.subjects[self.val_idx], fs.subjects[self.test_idx])
+        self.state = {"epoch": 0, "step": 0, "best_f1": -1.0, "best_epoch": 0, "history": [], "done": False}
+        self.best_state = None
+
+    # ------------------------------------------------------------ state on disk
+
+    def _save_resume(self) -> None:
+        from safetensors.torch import save_file
+
+        resume = self.out / "resume"
+        resume.mkdir(parents=True, exist_ok=True)
+        tensors = {f"model.{k}": v.contiguous() for k, v in self.model.state_dict().items()}
+        tensors.update({f"best.{k}": v.contiguous() for k, v in (self.best_state or {}).items()})
+        for i, st in self.optimizer.state_dict()["state"].items():
+            tensors[f"opt.{i}.exp_avg"] = st["exp_avg"].contiguous()
+            tensors[f"opt.{i}.exp_avg_sq"] = st["exp_avg_sq"].contiguous()
+        save_file(tensors, str(resume / "state.safetensors.tmp"))
+        (resume / "state.safetensors.tmp").replace(resume / "state.safetensors")
+        meta = {**self.state, "split": self.split_id, "config": _config_json(self.cfg)}
+        (resume / "state.json.tmp").write_text(json.dumps(meta))
+        (resume / "state.json.tmp").replace(resume / "state.json")
+
+    def try_resume(self) -> bool:
+        from safetensors.torch import load_file
+
+        resume = self.out / "resume"
+        if not (resume / "state.json").is_file():
+            return False
+        meta = json.loads((resume / "state.json").read_text())
+        if meta.get("split") != self.split_id or meta.get("config", {}).get("model_size") != self.cfg.model_size:
+            raise DatasetError(f"{resume} belongs to a different split or model: start again without --resume")
+        tensors = load_file(str(resume / "state.safetensors"))
+        self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
+        self.best_state = best or None
+        opt = self.optimizer.state_dict()
+        opt["state"] = {
+            i: {"step": self.torch.tensor(float(meta["step"])), "exp_avg": tensors[f"opt.{i}.exp_avg"],
+                "exp_avg_sq": tensors[f"opt.{i}.exp_avg_sq"]}
+            for i in range(sum(len(g["params"]) for g in opt["param_groups"])) if f"opt.{i}.exp_avg" in tensors
+        }
+        self.optimizer.load_state_dict(opt)
+        self.state = {k: meta[k] for k in self.state}
+        return True
+
+    # ------------------------------------------------------------ loop
+
+    def _evaluate(self, name: str) -> tuple[float, dict]:
+        torch = self.torch
+        points, blend, labels = self.tensors[name]
+        m = self.model
+        m.eval()
+        with torch.inference_mode():
+            flip = torch.tensor([-1.0, 1.0, 1.0])
+            logits = []
+            for s in range(0, len(labels), 1024):
+                p, b = points[s:s + 1024], blend[s:s + 1024]
+                probs = torch.softmax(m(p, b), 1) + torch.softmax(m(p[:, m.point_mirror] * flip, b[:, m.blend_mirror]), 1)
+                logits.append(torch.log(probs / 2))
+            logp = torch.cat(logits)
+            loss = float(torch.nn.functional.nll_loss(logp, labels))
+        y_true, y_pred = labels.numpy(), logp.argmax(1).numpy()
+        metrics = classification_metrics(y_true, y_pred)
+        sources = np.array([s.split("/", 1)[0] for s in self.fs.subjects[getattr(self, f"{name}_idx")]])
+        if len(set(sources)) > 1:  # several features files: how each dataset fares on its own
+            metrics["by_source"] = {
+                src: classification_metrics(y_true[sources == src], y_pred[sources == src]) for src in sorted(set(sources))
+            }
+        return loss, metrics
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float]:
+        torch, cfg, m = self.torch, self.cfg, self.model
+        g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        points, blend, labels = self.tensors["train"]
+        order = torch.multinomial(self.sample_weights, len(labels), replacement=True, generator=g)
+        total_steps = self.steps_per_epoch * cfg.epochs
+        warmup = self.steps_per_epoch * cfg.warmup_epochs
+        m.train()
+        loss_sum = correct = seen = 0.0
+        for s in range(0, len(order), cfg.batch_size):
+            if self.stop is not None and self.stop.is_set():
+                raise _Stopped
+            idx = order[s:s + cfg.batch_size]
+            p = points[idx]
+            if cfg.augment.identity_swap > 0:  # same expression, someone else's face shape
+                swap = (torch.rand(len(idx), generator=g) < cfg.augment.identity_swap).float()[:, None, None]
+                donors = torch.randint(len(labels), (len(idx),), generator=g)
+                p = p + swap * (self.identity[donors] - self.identity[idx])
+            p, b = augment_batch_for(m, p, blend[idx], cfg.augment, g)
+            for group in self.optimizer.param_groups:
+                group["lr"] = cfg.lr * _lr_factor(self.state["step"], warmup, total_steps)
+            logits = m(p, b)
+            loss = self.loss_fn(logits, labels[idx])
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
+            self.optimizer.step()
+            self.state["step"] += 1
+            loss_sum += loss.item() * len(idx)
+            correct += float((logits.argmax(1) == labels[idx]).sum())
+            seen += len(idx)
+        return loss_sum / seen, correct / seen
+
+    def run(self, resume: bool) -> tuple[dict, bool]:
+        """Train to the end, to early stopping or to a stop; returns (final metrics, cancelled)."""
+        torch, cfg = self.torch, self.cfg
+        if resume:
+            self.try_resume()
+        cancelled = False
+        try:
+            while not self.state["done"] and self.state["epoch"] < cfg.epochs:
+                epoch = self.state["epoch"] + 1
+                started = time.perf_counter()
+                train_loss, train_acc = self._train_epoch(epoch)
+                val_loss, val = self._evaluate("val")
+                self.state["epoch"] = epoch
+                best = val["macro_f1"] > self.state["best_f1"]
+                if best:
+                    self.state["best_f1"], self.state["best_epoch"] = val["macro_f1"], epoch
+                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self._save_model({"validation": _short(val)}, complete=False)
+                if epoch - self.state["best_epoch"] >= cfg.patience:
+                    self.state["done"] = True
+                event = EpochMetrics(
+                    epoch=epoch, epochs=cfg.epochs, train_loss=train_loss, train_accuracy=train_acc,
+                    val_loss=val_loss, val_accuracy=val["accuracy"], val_macro_f1=val["macro_f1"],
+                    learning_rate=self.optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - started,
+                    fold=self.fold, best=best,
+                )
+                self.state["history"].append({k: getattr(event, k) for k in event.__slots__})
+                self._save_resume()
+                self.on_event(event)
+        except (_Stopped, KeyboardInterrupt):
+            cancelled = True
+        if self.best_state is None:
+            return {}, True
+        self.model.load_state_dict(self.best_state)
+        _, val = self._evaluate("val")
+        metrics = {"validation": _short(val)}
+        if len(self.test_idx):
+            _, test = self._evaluate("test")
+            metrics["test"] = test
+        self._save_model(metrics, complete=not cancelled)
+        if not cancelled:
+            shutil.rmtree(self.out / "resume", ignore_errors=True)
+        del torch
+        return metrics, cancelled
+
+    def _save_model(self, metrics: dict, complete: bool) -> None:
+        from .checkpoint import save_checkpoint
+
+        model = self.model
+        if self.best_state is not None and not complete:
+            # the current weights may be past the best epoch; save the best without disturbing training
+            from .model import ExpressionTransformer
+
+            model = ExpressionTransformer(self.model.arch)
+            model.load_state_dict(self.best_state)
+        fs = self.fs
+        save_checkpoint(model, self.out, {
+            "complete": complete,
+            "metrics": metrics,
+            "normalisation": {"points": "(points - mean_points) / point_scale, both (478 x 3) buffers in the weights, "
+                                        "the training set's mean face and per-coordinate spread",
+                              "median_point_scale": round(float(model.point_scale.median()), 6)},
+            "training": {
+                "data": fs.sources,
+                "split": {"kind": "subject-disjoint", "id": self.split_id, "fold": self.fold,
+                          "train": _part(fs, self.train_idx), "validation": _part(fs, self.val_idx),
+                          "test": _part(fs, self.test_idx)},
+                "config": _config_json(self.cfg),
+                "best_epoch": self.state["best_epoch"],
+                "epochs_run": self.state["epoch"],
+                "history": self.state["history"],
+            },
+        })
+
+
+def augment_batch_for(model, points, blend, aug: Augment, generator):  # noqa: ANN001, ANN201
+    from .features import augment_batch
+
+    return augment_batch(points, blend, model.mean_points, model.point_mirror, model.blend_mirror, aug, generator)
+
+
+def _short(metrics: dict) -> dict:
+    return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": metrics["n"]}
+
+
+def _part(fs: FeatureSet, idx: np.ndarray) -> dict:
+    return {"faces": int(len(idx)), "subjects": int(len(set(fs.subjects[idx]))),
+            "per_class": dict(zip(CLASSES, np.bincount(fs.labels[idx], minlength=len(CLASSES)).tolist()))}
+
+
+def _config_json(cfg: TrainConfig) -> dict:
+    return {**asdict(cfg), "augment": asdict(cfg.augment)}
+
+
+def run_training(
+    features: list[Path], out: Path, *, epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
+    model_size: str = "small", val_fraction: float = 0.1, test_fraction: float = 0.1, folds: int | None = None,
+    seed: int = 0, resume: bool = False, config: TrainConfig | None = None, on_event: EventHandler = ignore,
+    stop: threading.Event | None = None, threads: int = 1,
+) -> TrainResult:
+    """Train on one or more features files; see the module doc for what lands in `out`.
+
+    `threads` sets torch's intra-op threads for the process: this model is small enough that one thread per
+    run is the most efficient on a shared machine (run folds or experiments side by side instead).
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    cfg = replace(config or TrainConfig(), epochs=epochs, batch_size=batch_size, lr=lr, model_size=model_size,
+                  val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    fs = load_features([Path(f) for f in features])
+    out = Path(out)
+    torch.manual_seed(seed)
+    if not folds:
+        parts = subject_split(fs.labels, fs.subjects, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
+        metrics, cancelled = _Run(fs, parts, out, cfg, None, on_event, stop).run(resume)
+        final = metrics.get("test") or {**metrics.get("validation", {}), "note": "validation metrics (no test part)"}
+        on_event(Finished(stage="train", summary=final, cancelled=cancelled))
+        return TrainResult(out=out, metrics=final, cancelled=cancelled)
+
+    results, cancelled = [], False
+    for k, test_idx in enumerate(subject_folds(fs.labels, fs.subjects, folds, seed=seed), start=1):
+        rest = np.setdiff1d(np.arange(len(fs)), test_idx)
+        rest_val = val_fraction / max(1e-9, 1 - 1 / folds)
+        train_r, val_r, _ = subject_split(fs.labels[rest], fs.subjects[rest], test_fraction=0.0,
+                                          val_fraction=rest_val, seed=seed + k)
+        fold_dir = out / f"fold-{k}"
+        done = _completed_fold(fold_dir)
+        if resume and done is not None:
+            results.append(done)
+            continue
+        metrics, cancelled = _Run(fs, (rest[train_r], rest[val_r], test_idx), fold_dir, cfg, k, on_event, stop).run(resume)
+        if cancelled:
+            break
+        results.append({**metrics["test"], "fold": k})
+    summary: dict = {}
+    if results:
+        pooled = metrics_from_confusion(np.sum([r["confusion_matrix"] for r in results], axis=0))
+        sources = sorted({src for r in results for src in r.get("by_source", {})})
+        if sources:
+            pooled["by_source"] = {}
+            for src in sources:
+                per_fold = [r["by_source"][src] for r in results if src in r.get("by_source", {})]
+                pooled["by_source"][src] = {
+                    **metrics_from_confusion(np.sum([m["confusion_matrix"] for m in per_fold], axis=0)),
+                    **summarize_folds(per_fold),
+                }
+        summary = {**pooled, **summarize_folds(results), "folds": results}
+        summary["accuracy"], summary["macro_f1"] = summary["mean"]["accuracy"], summary["mean"]["macro_f1"]
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "cv.json").write_text(json.dumps(summary, indent=2) + "\n")
+    on_event(Finished(stage="train", summary=summary, cancelled=cancelled))
+    return TrainResult(out=out, metrics=pooled if results else {}, folds=results,
+                       mean=summary.get("mean"), std=summary.get("std"), cancelled=cancelled)
+
+
+def _completed_fold(fold_dir: Path) -> dict | None:
+    path = fold_dir / "config.json"
+    if not path.is_file():
+        return None
+    config = json.loads(path.read_text())
+    test = config.get("metrics", {}).get("test")
+    if config.get("complete") and test:
+        return {**test, "fold": config["training"]["split"]["fold"]}
+    return None

@@ -1,0 +1,116 @@
+"""Model directories: exact reloads, and a clear error for each way one can be broken."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emotui.checkpoint import load_checkpoint, save_checkpoint
+from emotui.config import default_model_dir
+from emotui.errors import CheckpointError
+from emotui.features import load_features
+from emotui.model import Architecture, ExpressionTransformer, count_parameters
+from emotui.predictor import Predictor
+
+from .conftest import MEDIA
+
+
+@pytest.fixture()
+def model_copy(tmp_path):
+    dest = tmp_path / "model"
+    shutil.copytree(default_model_dir(), dest)
+    return dest
+
+
+def test_the_shipped_model_fits_the_budget():
+    model, config, checksum = load_checkpoint(default_model_dir())
+    assert count_parameters(model) <= 1_000_000 and config["parameters"] == count_parameters(model)
+    assert sum(p.stat().st_size for p in default_model_dir().iterdir()) < 5_000_000
+    assert config["weights_sha256"] == checksum and config["complete"]
+    assert {"classes", "feature_spec", "normalisation", "architecture", "training", "metrics", "emotui_version",
+            "created"} <= set(config)
+    assert all(src["sha256"] for src in config["training"]["data"])
+
+
+def test_save_and_reload_give_identical_predictions(tmp_path, ck_subset_features):
+    fs = load_features([ck_subset_features])
+    model = ExpressionTransformer(Architecture.of_size("tiny"))
+    from emotui.features import blendshape_mirror_map, mirror_map
+
+    mean = fs.points.mean(0)
+    model.set_geometry(mean, fs.points.std(0) + 0.01, mirror_map(mean), blendshape_mirror_map())
+    model.eval()
+    save_checkpoint(model, tmp_path / "m", {"complete": True, "metrics": {}})
+    first = Predictor.load(tmp_path / "m").predict_arrays(fs.points, fs.blendshapes)
+    second = Predictor.load(tmp_path / "m").predict_arrays(fs.points, fs.blendshapes)
+    assert np.array_equal(first, second)
+    import torch
+
+    with torch.inference_mode():
+        direct = torch.softmax(model(torch.from_numpy(fs.points), torch.from_numpy(fs.blendshapes)), 1).numpy()
+    assert np.abs(first - direct).max() < 0.2  # the predictor averages with the mirror image; same ballpark
+
+
+def _edit_config(model_dir, **changes):
+    path = model_dir / "config.json"
+    config = json.loads(path.read_text())
+    for key, value in changes.items():
+        config[key] = value
+    path.write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("no_dir", "model directory not found"),
+        ("no_config", "config.json is missing"),
+        ("bad_json", "not valid JSON"),
+        ("no_weights", "model.safetensors is missing"),
+        ("truncated", "corrupt or was replaced"),
+        ("garbage_unchecked", "not a readable safetensors file"),
+        ("spec", "feature spec version 99"),
+        ("classes", "predicts classes"),
+        ("shape", "does not match its architecture"),
+    ],
+)
+def test_broken_models_give_a_clear_error(model_copy, breakage, message):
+    weights = model_copy / "model.safetensors"
+    if breakage == "no_dir":
+        shutil.rmtree(model_copy)
+    elif breakage == "no_config":
+        (model_copy / "config.json").unlink()
+    elif breakage == "bad_json":
+        (model_copy / "config.json").write_text("{not json")
+    elif breakage == "no_weights":
+        weights.unlink()
+    elif breakage == "truncated":
+        weights.write_bytes(weights.read_bytes()[:5000])
+    elif breakage == "garbage_unchecked":
+        weights.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+        _edit_config(model_copy, weights_sha256=None)
+    elif breakage == "spec":
+        _edit_config(model_copy, feature_spec={"version": 99})
+    elif breakage == "classes":
+        _edit_config(model_copy, classes=["happy", "sad"])
+    elif breakage == "shape":
+        arch = json.loads((model_copy / "config.json").read_text())["architecture"]
+        _edit_config(model_copy, architecture={**arch, "dim": arch["dim"] * 2})
+    with pytest.raises(CheckpointError, match=message):
+        Predictor.load(model_copy)
+
+
+def test_cli_reports_a_broken_model_on_one_line(model_copy):
+    (model_copy / "model.safetensors").write_bytes(b"junk")
+    proc = subprocess.run(
+        [sys.executable, "-m", "emotui", "predict", "--model", str(model_copy), str(MEDIA / "single_face.jpg")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emotui: error: ") and "corrupt" in lines[0]

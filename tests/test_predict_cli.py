@@ -1,0 +1,99 @@
+"""`emotui predict` and `emotui evaluate` with the shipped default model, on real images and features."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from emotui.cli import cli
+from emotui.labels import CLASSES
+from emotui.landmarker import Landmarker, read_image
+from emotui.predictor import Predictor
+
+from .conftest import DATASETS, MEDIA, write_features
+
+
+def _emotui(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emotui", *args], capture_output=True, text=True, timeout=180)
+
+
+def test_predict_single_face_with_no_other_argument():
+    proc = _emotui("predict", str(MEDIA / "single_face.jpg"))
+    assert proc.returncode == 0, proc.stderr
+    line = proc.stdout.strip()
+    assert line.startswith(f"{MEDIA / 'single_face.jpg'} face 0: ")
+    assert line.split(": ", 1)[1].split()[0] in CLASSES
+
+
+def test_predict_json_shapes_for_faces_no_face_and_bad_files(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"not an image")
+    images = [MEDIA / "multi_face.jpg", MEDIA / "free-mountain-vector-01.jpg", bad]
+    res = CliRunner().invoke(cli, ["predict", *map(str, images), "--json"])
+    assert res.exit_code == 1  # one image could not be read; the others are still reported
+    assert "emotui: error: not a readable image" in res.stderr
+    data = json.loads(res.stdout)
+    assert data["classes"] == list(CLASSES) and data["model"]
+    multi, landscape, broken = data["images"]
+    assert len(multi["faces"]) == 2 and landscape["faces"] == [] and broken["error"]
+    for face in multi["faces"]:
+        assert face["label"] in CLASSES and len(face["bbox"]) == 4
+        assert list(face["probabilities"]) == list(CLASSES)
+        assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+        assert face["confidence"] == pytest.approx(max(face["probabilities"].values()), abs=1e-5)
+
+
+def test_predictor_api_for_the_monitor():
+    predictor = Predictor.load()
+    assert predictor.classes == CLASSES and predictor.model_id and len(predictor.checksum) == 64
+    with Landmarker(max_faces=4) as landmarker:
+        faces = landmarker.detect(read_image(MEDIA / "multi_face.jpg"))
+    probs = predictor.predict(faces)
+    assert probs.shape == (2, 8) and probs.dtype == np.float32
+    assert np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert predictor.predict([]).shape == (0, 8)
+    assert np.allclose(predictor.predict(faces[:1])[0], probs[0], atol=1e-6)  # batch size does not change a result
+
+
+def test_evaluate_json_counts_faces_and_no_face_images(ck_subset_features, tmp_path):
+    import pandas as pd
+
+    table = pd.read_parquet(ck_subset_features)
+    rows = table.to_dict("records")
+    rows.append({"path": "x.png", "label": "happy", "subject": "nobody", "status": "no_face", "width": 48, "height": 48})
+    for row in rows:  # pandas gives numpy arrays and NaN; the writer takes lists and None
+        for key, value in row.items():
+            if isinstance(value, np.ndarray):
+                row[key] = value.tolist()
+            elif isinstance(value, float) and np.isnan(value):
+                row[key] = None
+    path = write_features(rows, tmp_path / "with-no-face.parquet")
+    res = CliRunner().invoke(cli, ["evaluate", str(path), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["n_images"] == len(rows) and data["n_no_face"] == 1
+    assert data["classes"] == list(CLASSES)
+    cm = np.array(data["confusion_matrix"])
+    assert cm.shape == (8, 8) and cm.sum() == len(rows) - 1
+    assert data["accuracy"] == pytest.approx(np.trace(cm) / cm.sum())
+    assert data["accuracy_all"] == pytest.approx(np.trace(cm) / len(rows))
+    assert set(data["per_class"]["happy"]) == {"precision", "recall", "f1", "support"}
+    assert data["accuracy"] > 0.5  # the shipped model saw these people, but it must at least fit them
+    table_out = CliRunner().invoke(cli, ["evaluate", str(path)])
+    assert table_out.exit_code == 0 and "macro-F1" in table_out.stdout and "confusion matrix" in table_out.stdout
+
+
+def test_evaluate_a_dataset_directory():
+    res = CliRunner().invoke(cli, ["evaluate", str(DATASETS / "kaggle-layout-sample"), "--json"])
+    if importlib.util.find_spec("emotui.extraction") is None:
+        assert res.exit_code == 1
+        assert "extraction is unavailable" in res.stderr
+    else:
+        assert res.exit_code == 0, res.output
+        assert json.loads(res.stdout)["n_images"] > 0

@@ -1,0 +1,165 @@
+"""Training for real on 30 ckplus48 subjects: it learns, stops, resumes, cross-validates; splits never share a person."""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from emotui.cli import cli
+from emotui.errors import DatasetError
+from emotui.events import EpochMetrics, Finished
+from emotui.features import load_features
+from emotui.labels import CLASSES
+from emotui.predictor import Predictor
+from emotui.splits import subject_folds, subject_split
+from emotui.training import identity_offsets, run_training, sample_weights
+
+from .conftest import DATASETS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    with open(DATASETS / "muxspace-fe" / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    return np.array([CLASSES.index(r["label"]) for r in rows]), np.array([r["subject"] for r in rows])
+
+
+def test_splits_are_subject_disjoint_and_stratified(manifest):
+    labels, subjects = manifest
+    train, val, test = subject_split(labels, subjects, seed=3)
+    assert len(train) + len(val) + len(test) == len(labels)
+    parts = [set(subjects[p]) for p in (train, val, test)]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    assert 0.07 < len(test) / len(labels) < 0.13
+    for c in (CLASSES.index("happy"), CLASSES.index("surprise")):  # common classes land in every part
+        share = (labels[test] == c).sum() / (labels == c).sum()
+        assert 0.05 < share < 0.15
+    folds = subject_folds(labels, subjects, 5)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
+    owners = [set(subjects[f]) for f in folds]
+    assert all(not (owners[i] & owners[j]) for i in range(5) for j in range(i + 1, 5))
+    with pytest.raises(DatasetError, match="subjects"):
+        subject_folds(labels[:5], subjects[:5], 10)
+
+
+def test_one_actor_cannot_stand_for_a_class():
+    labels = np.array([2] * 100 + [2] * 10 + [4] * 50)
+    subjects = np.array(["actor"] * 100 + [f"p{i}" for i in range(10)] + [f"q{i}" for i in range(50)])
+    weights, class_weight = sample_weights(labels, subjects, cap=5, balance=1.0)
+    assert weights[:100].sum() == pytest.approx(5 / 15 * 0.5)  # the actor: 5 of 15 "images" of class 2
+    assert weights[labels == 2].sum() == pytest.approx(weights[labels == 4].sum())  # classes balanced
+
+
+def test_identity_offsets_recover_face_shape_not_expression(ck_subset_features):
+    """Add a fake face shape to one person's faces: the offsets find it; the class means do not move."""
+    fs = load_features([ck_subset_features])
+    person = fs.subjects == fs.subjects[0]
+    shape = np.zeros_like(fs.points[0])
+    shape[:, 0] = 0.05 * np.sign(fs.points[0][:, 0])  # a wider face
+    shifted = fs.points + person[:, None, None] * shape
+    before = identity_offsets(fs.points, fs.labels, fs.subjects)
+    after = identity_offsets(shifted, fs.labels, fs.subjects)
+    n = person.sum()
+    gained = (after - before)[person][0]
+    assert np.allclose(gained, shape * n / (n + 1) * (1 - n / len(fs)), atol=0.01)
+    assert np.abs((after - before)[~person]).max() < 0.01
+
+
+@pytest.fixture(scope="module")
+def trained(ck_subset_features, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "ck"
+    events = []
+    result = run_training([ck_subset_features], out, epochs=25, model_size="tiny", batch_size=64,
+                          test_fraction=0.2, val_fraction=0.15, seed=1, on_event=events.append)
+    return result, events, out
+
+
+def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
+    result, events, out = trained
+    epochs = [e for e in events if isinstance(e, EpochMetrics)]
+    assert epochs and all(e.fold is None and e.seconds > 0 and e.learning_rate > 0 for e in epochs)
+    assert epochs[-1].train_loss < epochs[0].train_loss
+    assert isinstance(events[-1], Finished) and events[-1].stage == "train" and not events[-1].cancelled
+    # chance is 1/8; the most common class (neutral) is about a third of the faces
+    assert result.metrics["accuracy"] > 0.6 and result.metrics["macro_f1"] > 0.4
+    assert set(events[-1].summary) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix", "classes"}
+    config = json.loads((out / "config.json").read_text())
+    split = config["training"]["split"]
+    assert split["test"]["faces"] == result.metrics["n"] and config["complete"]
+    assert config["training"]["data"][0]["sha256"] and config["feature_spec"]["version"] == 1
+    assert config["parameters"] <= 1_000_000
+    assert not (out / "resume").exists()
+    fs = load_features([ck_subset_features])
+    predictor = Predictor.load(out)
+    probs = predictor.predict_arrays(fs.points, fs.blendshapes)
+    assert probs.shape == (len(fs), 8) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert np.array_equal(probs, Predictor.load(out).predict_arrays(fs.points, fs.blendshapes))
+
+
+def test_stop_keeps_the_best_model_and_resume_continues(ck_subset_features, tmp_path):
+    out = tmp_path / "run"
+    stop = threading.Event()
+    seen = []
+
+    def on_event(event):
+        seen.append(event)
+        if isinstance(event, EpochMetrics) and event.epoch == 2:
+            stop.set()
+
+    first = run_training([ck_subset_features], out, epochs=5, model_size="tiny", seed=2, on_event=on_event, stop=stop)
+    assert first.cancelled and isinstance(seen[-1], Finished) and seen[-1].cancelled
+    assert json.loads((out / "config.json").read_text())["complete"] is False
+    Predictor.load(out)  # the best model so far is a usable model
+    assert (out / "resume" / "state.json").is_file()
+    resumed = []
+    second = run_training([ck_subset_features], out, epochs=5, model_size="tiny", seed=2, resume=True,
+                          on_event=resumed.append)
+    assert not second.cancelled
+    assert [e.epoch for e in resumed if isinstance(e, EpochMetrics)][0] == 3
+    assert json.loads((out / "config.json").read_text())["complete"] is True
+
+
+def test_train_cli_with_folds_prints_mean_and_std(ck_subset_features, tmp_path):
+    res = CliRunner().invoke(cli, ["train", str(ck_subset_features), "--out", str(tmp_path / "cv"), "--folds", "2",
+                                   "--epochs", "2", "--model-size", "tiny", "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert len(data["folds"]) == 2
+    for key in ("mean", "std"):
+        assert set(data[key]) == {"accuracy", "macro_f1"}
+    assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(data["folds"][0])
+    assert (tmp_path / "cv" / "fold-2" / "config.json").is_file() and (tmp_path / "cv" / "cv.json").is_file()
+
+
+def test_train_cli_rejects_a_missing_features_file(tmp_path):
+    res = CliRunner().invoke(cli, ["train", str(tmp_path / "nope.parquet"), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines() == [f"emotui: error: features file not found: {tmp_path / 'nope.parquet'}"]
+
+
+def test_ctrl_c_keeps_the_best_model(ck_subset_features, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "interrupted"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emotui", "train", str(ck_subset_features), "--out", str(out), "--epochs", "200",
+         "--model-size", "tiny"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    for line in proc.stderr:
+        if line.startswith("epoch   2/"):
+            proc.send_signal(signal.SIGINT)
+            break
+    _, rest = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in rest and "interrupted: the best model so far is in" in rest
+    assert Predictor.load(out).classes == CLASSES
+    assert (out / "resume" / "state.json").is_file()
