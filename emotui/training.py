@@ -293,6 +293,7 @@ class _Run:
         self.model.load_state_dict(self.best_state)
         _, val = self._evaluate("val")
         metrics = {"validation": _short(val)}
+        self.validation = val  # the full metrics, for a run without a test part
         if len(self.test_idx):
             _, test = self._evaluate("test")
             metrics["test"] = test
@@ -372,8 +373,13 @@ def run_training(
     torch.manual_seed(seed)
     if not folds:
         parts = subject_split(fs.labels, fs.subjects, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
-        metrics, cancelled = _Run(fs, parts, out, cfg, None, on_event, stop).run(resume)
-        final = metrics.get("test") or {**metrics.get("validation", {}), "note": "validation metrics (no test part)"}
+        run = _Run(fs, parts, out, cfg, None, on_event, stop)
+        metrics, cancelled = run.run(resume)
+        if metrics.get("test"):
+            final = {**metrics["test"], "evaluated_on": "test"}
+        else:  # no test part: the validation part's figures, labelled as such (the dashboard shows them)
+            final = {**getattr(run, "validation", {}), "evaluated_on": "validation",
+                     "note": "validation metrics (no test part)"}
         on_event(Finished(stage="train", summary=final, cancelled=cancelled))
         return TrainResult(out=out, metrics=final, cancelled=cancelled)
 
