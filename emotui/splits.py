@@ -37,14 +37,28 @@ def _deal(counts: np.ndarray, fractions: list[float], rng: np.random.Generator) 
     return part_of
 
 
+def _fill_empty_parts(part_of: np.ndarray, counts: np.ndarray, wanted: list[int]) -> None:
+    """Give every wanted part at least one subject: on a small dataset a 10% part rounds to nobody."""
+    for p in wanted:
+        if (part_of == p).any():
+            continue
+        sizes = {q: int((part_of == q).sum()) for q in wanted}
+        donor = max(sizes, key=sizes.get)  # the part with most subjects gives up its smallest one
+        members = np.flatnonzero(part_of == donor)
+        part_of[members[np.argmin(counts[members].sum(1))]] = p
+
+
 def subject_split(labels: np.ndarray, subjects: np.ndarray, *, test_fraction: float = 0.1,
                   val_fraction: float = 0.1, seed: int = 0, n_classes: int = 8) -> tuple[np.ndarray, ...]:
     """(train, val, test) row indices; test or val may be empty when its fraction is 0."""
     counts, inverse = _subject_counts(np.asarray(labels), np.asarray(subjects), n_classes)
-    if len(counts) < 3:
-        raise DatasetError(f"need at least 3 subjects for a subject-disjoint split, found {len(counts)}")
     fractions = [1.0 - test_fraction - val_fraction, val_fraction, test_fraction]
+    wanted = [p for p in range(3) if p == 0 or fractions[p] > 0]
+    if len(counts) < len(wanted):
+        names = " and ".join(("training", "validation", "test")[p] for p in wanted)
+        raise DatasetError(f"too few persons for subject-disjoint {names} parts: need {len(wanted)}, found {len(counts)}")
     part_of = _deal(counts, fractions, np.random.default_rng(seed))
+    _fill_empty_parts(part_of, counts, wanted)
     rows = part_of[inverse]
     return tuple(np.flatnonzero(rows == p) for p in range(3))
 

@@ -36,6 +36,8 @@ class TrainConfig:
     warmup_epochs: int = 3
     patience: int = 20
     model_size: str = "small"
+    shape_token: bool = False  # a linear map of the whole normalised face as one more token
+    dropout: float = 0.1
     label_smoothing: float = 0.1
     subject_cap: int = 6  # images of one person in one class count at most this much (identity confound)
     balance: float = 0.5  # class balance: half from the sampler, half from loss weights
@@ -136,7 +138,8 @@ class _Run:
         # one spread per axis (per-point spreads were tried: they amplify the noise of nearly rigid points)
         axis_scale = np.sqrt(((train_points - mean) ** 2).mean((0, 1)))
         scale = np.broadcast_to(axis_scale, mean.shape).copy()
-        self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size))
+        self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, shape_token=cfg.shape_token,
+                                                                      dropout=cfg.dropout))
         self.model.set_geometry(mean, scale, mirror_map(mean), blendshape_mirror_map())
         self.tensors = {
             name: (torch.from_numpy(fs.points[idx]), torch.from_numpy(fs.blendshapes[idx]), torch.from_numpy(fs.labels[idx]))
@@ -293,6 +296,7 @@ class _Run:
         self.model.load_state_dict(self.best_state)
         _, val = self._evaluate("val")
         metrics = {"validation": _short(val)}
+        self.validation = val  # the full metrics, for a run without a test part
         if len(self.test_idx):
             _, test = self._evaluate("test")
             metrics["test"] = test
@@ -372,8 +376,13 @@ def run_training(
     torch.manual_seed(seed)
     if not folds:
         parts = subject_split(fs.labels, fs.subjects, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
-        metrics, cancelled = _Run(fs, parts, out, cfg, None, on_event, stop).run(resume)
-        final = metrics.get("test") or {**metrics.get("validation", {}), "note": "validation metrics (no test part)"}
+        run = _Run(fs, parts, out, cfg, None, on_event, stop)
+        metrics, cancelled = run.run(resume)
+        if metrics.get("test"):
+            final = {**metrics["test"], "evaluated_on": "test"}
+        else:  # no test part: the validation part's figures, labelled as such (the dashboard shows them)
+            final = {**getattr(run, "validation", {}), "evaluated_on": "validation",
+                     "note": "validation metrics (no test part)"}
         on_event(Finished(stage="train", summary=final, cancelled=cancelled))
         return TrainResult(out=out, metrics=final, cancelled=cancelled)
 

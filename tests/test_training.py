@@ -163,3 +163,43 @@ def test_ctrl_c_keeps_the_best_model(ck_subset_features, tmp_path):
     assert "Traceback" not in rest and "interrupted: the best model so far is in" in rest
     assert Predictor.load(out).classes == CLASSES
     assert (out / "resume" / "state.json").is_file()
+
+
+def test_small_datasets_get_a_validation_and_test_person_or_a_clear_error():
+    labels = np.array([0, 1, 2, 3, 4, 5, 6, 7] * 2)
+    subjects = np.array([f"p{i}" for i in range(8)] * 2)
+    train, val, test = subject_split(labels, subjects)  # 10% of 8 persons rounds to nobody without the fill
+    assert len(val) and len(test) and len(train)
+    assert not ({*subjects[train]} & {*subjects[val]}) and not ({*subjects[val]} & {*subjects[test]})
+    train, val, test = subject_split(labels[:6], np.array(["a", "a", "b", "b", "c", "c"]))
+    assert len(train) == len(val) == len(test) == 2
+    with pytest.raises(DatasetError, match=r"too few persons .* need 3, found 2") as err:
+        subject_split(labels[:4], np.array(["a", "a", "b", "b"]))
+    assert "\n" not in str(err.value)
+    _, val, test = subject_split(labels[:4], np.array(["a", "a", "b", "b"]), test_fraction=0.0)
+    assert len(val) == 2 and len(test) == 0
+
+
+@pytest.fixture(scope="module")
+def kaggle_sample_features(tmp_path_factory):
+    from emotui.extraction import run_extraction
+
+    out = tmp_path_factory.mktemp("kaggle") / "kaggle-layout-sample.parquet"
+    run_extraction(DATASETS / "kaggle-layout-sample", out, workers=1)
+    return out
+
+
+def test_a_tiny_dataset_trains_with_defaults_and_reports_validation_figures(kaggle_sample_features, tmp_path):
+    events = []
+    result = run_training([kaggle_sample_features], tmp_path / "m", epochs=2, on_event=events.append)
+    assert result.metrics["evaluated_on"] == "test" and result.metrics["n"] > 0
+    finished = [e for e in events if isinstance(e, Finished)][-1]
+    assert {"confusion_matrix", "per_class", "classes"} <= set(finished.summary)
+    # no test part: the Finished summary still carries the matrix and per-class figures, of the validation part
+    events.clear()
+    result = run_training([kaggle_sample_features], tmp_path / "v", epochs=2, test_fraction=0.0, on_event=events.append)
+    summary = [e for e in events if isinstance(e, Finished)][-1].summary
+    assert summary["evaluated_on"] == "validation"
+    assert np.array(summary["confusion_matrix"]).sum() == summary["n"] > 0
+    assert set(summary["per_class"]) == set(CLASSES)
+    assert tuple(Predictor.load(tmp_path / "v").classes) == tuple(CLASSES)
