@@ -41,6 +41,7 @@ class Settings:
     source: str | None = None
     model: Path | None = None
     interval: float = 5.0
+    watch: bool = False  # open on the monitor pane, already watching (`emotui watch` without --headless)
 
 
 class EmotuiApp(RunsDeferred, App):
@@ -84,6 +85,9 @@ class EmotuiApp(RunsDeferred, App):
         features = self.jobs.features_for(self.settings.data) if self.settings.data else None
         if features:
             self.query_one(TrainPane).use_features([features])
+        if self.settings.watch:
+            self.action_show_pane("monitor")
+            self.call_after_refresh(self.action_watch)
 
     # ------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
