@@ -47,6 +47,9 @@ def test_watch_opens_the_dashboard_watching_the_source(monkeypatch):
             assert monitor.rows > 0 and monitor.interval == 0.0
             screen = await shown(pilot)
             assert f"session {monitor.session}" in screen
+            ends = [n for n in notifications(app) if "ended" in n]  # told once, with what the user can do next
+            assert ends == [f"watching ended source ended: {monitor.rows} frames analysed; "
+                            f"x exports session {monitor.session}"], ends
         with LogStore(read_only=True) as store:
             assert store.session(monitor.session).frames == monitor.rows  # one face per frame in this video
 
