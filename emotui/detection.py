@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ImageReadError
+from .errors import EmotuiError, ImageReadError
 from .landmarker import MAX_DETECT_SIDE, Landmarker, read_image
 
 # The detector always looks for this many faces so that "the largest face" is the largest of several, not
@@ -112,6 +112,28 @@ def _one_line(exc: BaseException) -> str:
 # ---------------------------------------------------------------- worker process side
 
 _worker: tuple[Landmarker, int] | None = None
+_start_error: str | None = None
+
+
+class WorkerStartError(EmotuiError):
+    """The extraction's worker processes could not start (raised by their first batch, in the parent)."""
+
+
+def start_worker(initializer, *args) -> None:  # noqa: ANN001
+    """Pool initializer: runs `initializer` and keeps its failure for the first batch to report. Raising here
+    would make concurrent.futures print a traceback per worker and break the pool, leaving the parent to guess
+    (it would see workers that "keep dying")."""
+    global _start_error
+    try:
+        initializer(*args)
+    except Exception as exc:  # noqa: BLE001 - reported, in one line, by run_batch
+        _start_error = str(exc) if isinstance(exc, EmotuiError) else f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def run_batch(task, paths: list[str]) -> list[Detected]:  # noqa: ANN001
+    if _start_error is not None:
+        raise WorkerStartError(f"extraction workers could not start: {_start_error}")
+    return task(paths)
 
 
 def init_worker(model_path: str, max_faces: int, owner: int) -> None:

@@ -41,6 +41,8 @@ PREDICTION_COLUMNS = (
     *PROB_COLUMNS, *SMOOTHED_COLUMNS, *BBOX_COLUMNS, *LATENCY_COLUMNS,
 )
 FORMATS = ("csv", "jsonl", "parquet")
+# How long a statement waits for another connection's lock before failing ("database is locked").
+BUSY_SECONDS = 10.0
 
 _REAL = {"source_ms", "confidence", *PROB_COLUMNS, *SMOOTHED_COLUMNS, *BBOX_COLUMNS, *LATENCY_COLUMNS}
 _INT = {"frame", "track", "uncertain"}
@@ -128,21 +130,31 @@ class LogStore:
     Safe to share between threads; other processes may read (and export) while a session is being written.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None) -> None:
+    def __init__(self, path: str | os.PathLike | None = None, *, read_only: bool = False) -> None:
+        """`read_only`: for exports and listings beside a running session: no schema set-up, no orphan marking,
+        so this connection never takes the write lock the session's writer needs."""
         self.path = Path(path).expanduser() if path else config.log_db_path()
+        self.read_only = read_only
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level=None)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a committed frame survives the process being killed (not a power cut) without
-            # an fsync per frame.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.executescript(_SCHEMA)
+            if read_only:
+                if not self.path.is_file():
+                    raise EmotuiError(f"there is no prediction log at {self.path} yet (run `emotui watch`)")
+                self._conn = _connect_read_only(self.path)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, check_same_thread=False,
+                                             isolation_level=None)
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                # NORMAL in WAL mode: a committed frame survives the process being killed (not a power cut)
+                # without an fsync per frame.
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                self._conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise EmotuiError(f"cannot open the prediction log {self.path}: {exc}") from None
         self._lock = threading.Lock()
         self._host = socket.gethostname()
-        self.mark_orphans()
+        if not read_only:
+            self.mark_orphans()
 
     # ------------------------------------------------------------ writing
 
@@ -288,8 +300,9 @@ class LogStore:
         return self._stream(sql, params)
 
     def _stream(self, sql: str, params: list[Any]) -> Iterator[tuple]:
-        # Its own connection: an export may run while this store logs a session from another thread.
-        reader = sqlite3.connect(self.path, timeout=10.0)
+        # Its own read-only connection in autocommit mode: an export may run while this store (or another
+        # process) logs a session; in WAL mode such a reader never blocks the writer, nor waits for it.
+        reader = _connect_read_only(self.path)
         try:
             cursor = reader.execute(sql, params)
             while batch := cursor.fetchmany(1000):
@@ -329,6 +342,13 @@ class LogStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS,
+                           check_same_thread=False, isolation_level=None)
+    conn.execute("PRAGMA query_only=1")
+    return conn
 
 
 def _row(p: Prediction) -> tuple:

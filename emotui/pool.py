@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
-from .detection import Detected, detect_chunk, init_worker
+from .detection import Detected, detect_chunk, init_worker, run_batch, start_worker
 from .errors import EmotuiError
 
 CRASHED = "the worker process died on this image (a crash in MediaPipe or out of memory)"
@@ -32,7 +32,9 @@ def _context() -> multiprocessing.context.BaseContext:
     context = multiprocessing.get_context(method)
     if method == "forkserver":
         # The server imports MediaPipe once; every worker forked from it starts with it loaded.
-        context.set_forkserver_preload(["emotui.detection", "mediapipe.tasks.python.vision", "cv2"])
+        # emotui.worker_start first: it takes the current directory off the server's sys.path.
+        context.set_forkserver_preload(["emotui.worker_start", "emotui.detection", "mediapipe.tasks.python.vision",
+                                        "cv2"])
     return context
 
 
@@ -46,10 +48,12 @@ def run_pool(
     on_chunk: ChunkDone,
     stop: threading.Event,
     task: Callable[[list[str]], list[Detected]] = detect_chunk,
+    initializer: Callable[..., None] = init_worker,
 ) -> None:
     """Run `task` over the chunks (lists of indices into `paths`) in `workers` processes; at most two batches in
     flight per worker. The first Ctrl-C (KeyboardInterrupt) stops feeding and waits for the batches in flight,
-    then re-raises; `stop` does the same without raising."""
+    then re-raises; `stop` does the same without raising. A worker that cannot start (its `initializer` fails:
+    the landmarker cannot be created, an import fails) stops the run with a one-line WorkerStartError."""
     # (chunk, isolated): isolated chunks hold one suspect image and run alone.
     queue: deque[tuple[list[int], bool]] = deque((chunk, False) for chunk in chunks)
     interrupted = False
@@ -61,14 +65,14 @@ def run_pool(
             if (isolated and pending) or len(pending) >= 2 * workers:
                 return
             queue.popleft()
-            pending[pool.submit(task, [paths[i] for i in chunk])] = (chunk, isolated)
+            pending[pool.submit(run_batch, task, [paths[i] for i in chunk])] = (chunk, isolated)
             if isolated:
                 return
 
     while queue and not stop.is_set() and not interrupted:
         pending: dict[Future, tuple[list[int], bool]] = {}
-        with ProcessPoolExecutor(workers, mp_context=_context(), initializer=init_worker,
-                                 initargs=(model_path, max_faces, os.getpid())) as pool:
+        with ProcessPoolExecutor(workers, mp_context=_context(), initializer=start_worker,
+                                 initargs=(initializer, model_path, max_faces, os.getpid())) as pool:
             try:
                 refill(pool, pending)
                 while pending:

@@ -10,3 +10,8 @@ def detect_or_die(paths):  # noqa: ANN001, ANN201
     if any(Path(p).name.startswith("crash") for p in paths):
         os._exit(139)
     return detect_chunk(paths)
+
+
+def failing_init(*args) -> None:  # noqa: ANN002
+    """A pool initializer that fails the way a landmarker that cannot be created does."""
+    raise RuntimeError("could not create the FaceLandmarker in this worker")

@@ -63,13 +63,16 @@ def prediction_line(p) -> str:  # noqa: ANN001
               help="Seconds to keep retrying a camera or stream that disappears.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
 @click.option("--landmarker", type=click.Path(dir_okay=False), help="face_landmarker.task to use.")
-@click.option("--headless", is_flag=True, help="Print predictions instead of opening the dashboard.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per face per analysed frame (JSONL).")
+@click.option("--headless", is_flag=True,
+              help="Print predictions instead of opening the dashboard on its monitor pane.")
+@click.option("--json", "as_json", is_flag=True, help="With --headless: one JSON object per face per analysed frame.")
 def watch(source: str, interval: float, duration: float | None, frames: int | None, model: str | None,
           max_faces: int, smooth: float, uncertain_below: float, fast: bool, save_frames: str | None,
           camera_backend: str, resolution: str | None, reconnect_timeout: float, db: str | None,
           landmarker: str | None, headless: bool, as_json: bool) -> None:
-    """Watch a camera, video, image folder or stream; log every prediction to the SQLite log."""
+    """Watch a camera, video, image folder or stream; log every prediction to the SQLite log.
+
+    Opens the dashboard on its monitor pane, already watching; --headless prints the predictions instead."""
     from ..camera import open_source, parse_resolution
     from ..events import ItemFailed, Prediction, SourceState
     from ..logstore import LogStore
@@ -77,6 +80,17 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
 
     if duration is not None and frames is not None:
         raise UsageError("give --duration or --frames, not both")
+    if not headless:
+        headless_only = dict(duration=duration is not None, frames=frames is not None, max_faces=max_faces != 1,
+                             smooth=smooth != 0.5, uncertain_below=uncertain_below != 0.4, fast=fast,
+                             save_frames=save_frames is not None, camera_backend=camera_backend != "auto",
+                             resolution=resolution is not None, reconnect_timeout=reconnect_timeout != 30.0,
+                             json=as_json)
+        given = [f"--{name.replace('_', '-')}" for name, set_ in headless_only.items() if set_]
+        if given:
+            raise UsageError(f"{', '.join(given)} only with --headless (the dashboard watches with its own settings)")
+        _open_dashboard(source, interval, model, db, landmarker)
+        return
     os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
     stop = threading.Event()
 
@@ -111,6 +125,27 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         err=True,
     )
     sys.stdout.flush()
+
+
+def _open_dashboard(source: str, interval: float, model: str | None, db: str | None, landmarker: str | None) -> None:
+    """The dashboard on its monitor pane, watching `source`. A source that cannot be opened is a one-line error
+    here, before the screen opens."""
+    from pathlib import Path
+
+    from ..camera import open_source
+
+    with open_source(source):
+        pass
+    if model is not None and not Path(model).is_dir():
+        raise UsageError(f"--model {model}: no such model directory")
+    # The dashboard's jobs find the log and the landmarker where every emotui command looks.
+    if db:
+        os.environ["EMOTUI_DB"] = str(Path(db).expanduser().resolve())
+    if landmarker:
+        os.environ["EMOTUI_LANDMARKER"] = str(Path(landmarker).expanduser().resolve())
+    from ..tui.app import Settings, run_app  # Textual loads only when the dashboard opens
+
+    run_app(Settings(source=source, interval=interval, model=Path(model) if model else None, watch=True))
 
 
 def _stop_on_signals(stop: threading.Event) -> dict:

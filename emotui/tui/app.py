@@ -7,6 +7,9 @@ type; Enter or Escape leaves the field. The app opens with the focus on the pane
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +28,9 @@ from .monitor_pane import MonitorPane
 from .train_pane import TrainPane
 
 QUIT_WAIT_SECONDS = 1.0
+# After the screen is gone, how much longer a job's thread may take to finish (the training saving its model,
+# extraction its last batches) before the process ends anyway, losing only the work in flight, as a kill would.
+EXIT_GRACE_SECONDS = 1.5
 # Letter keys that a focused text field keeps for typing.
 LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane"}
 
@@ -35,6 +41,7 @@ class Settings:
     source: str | None = None
     model: Path | None = None
     interval: float = 5.0
+    watch: bool = False  # open on the monitor pane, already watching (`emotui watch` without --headless)
 
 
 class EmotuiApp(RunsDeferred, App):
@@ -59,6 +66,7 @@ class EmotuiApp(RunsDeferred, App):
         self.settings = settings or Settings()
         self.jobs = jobs or real_jobs()
         self.last_export: Path | None = None
+        self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
 
     def compose(self) -> ComposeResult:
         s = self.settings
@@ -77,6 +85,9 @@ class EmotuiApp(RunsDeferred, App):
         features = self.jobs.features_for(self.settings.data) if self.settings.data else None
         if features:
             self.query_one(TrainPane).use_features([features])
+        if self.settings.watch:
+            self.action_show_pane("monitor")
+            self.call_after_refresh(self.action_watch)
 
     # ------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -187,4 +198,35 @@ def _wait_all(events, timeout: float) -> None:  # noqa: ANN001
 
 
 def run_app(settings: Settings) -> None:
-    EmotuiApp(settings).run()
+    """Run the dashboard; the process ends within EXIT_GRACE_SECONDS of the screen closing.
+
+    App.run() would end with asyncio.run(), which waits for every thread of the loop's executor with no time
+    limit, so a job thread slow to stop (MediaPipe on a starved CPU, a final save) kept the process alive."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = EmotuiApp(settings)
+    loop = asyncio.new_event_loop()
+    executor = ThreadPoolExecutor(thread_name_prefix="emotui-worker")
+    loop.set_default_executor(executor)
+    asyncio.set_event_loop(loop)
+    try:
+        loop.run_until_complete(app.run_async())
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+        executor.shutdown(wait=False, cancel_futures=True)
+    if not finish_jobs(app.job_events, EXIT_GRACE_SECONDS):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(app.return_code or 0)  # the executor's threads would otherwise be joined at interpreter exit
+
+
+def finish_jobs(events: list[threading.Event], timeout: float) -> bool:
+    """Wait up to `timeout` seconds for the job threads; True when all have returned."""
+    _wait_all([e for e in events if not e.is_set()], timeout)
+    return all(e.is_set() for e in events)

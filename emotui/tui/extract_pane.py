@@ -138,11 +138,20 @@ class ExtractPane(JobPane):
             self.query_one("#failures", BatchedTable).queue_row(event.status, self._short(event.path), event.error)
         elif isinstance(event, Finished):
             self.query_one("#failures", BatchedTable).flush()
-            counts = event.summary.get("counts") or {}
+            summary = event.summary
+            # The whole features file (run_extraction's by_status), not just this run: a run that resumes a
+            # finished dataset does no work, and "ok 0" would read as if nothing had been found.
+            counts = summary.get("by_status") or summary.get("counts") or {}
             if counts:
                 self._show_tallies(counts)
+            rate = self.last_rate
+            resumed, total = int(summary.get("resumed") or 0), summary.get("total")
+            if resumed and total:
+                done = total - int(summary.get("remaining") or 0)
+                self.query_one("#extract-progress", ProgressBar).update(total=total, progress=done)
+                rate = f"{done}/{total}  ({resumed} done before, {summary.get('detected', 0)} now)"
             self.query_one("#extract-rate", FixedText).update(
-                f"{self.last_rate}  " + ("stopped: what was done is kept" if event.cancelled else "done"))
+                f"{rate}  " + ("stopped: what was done is kept" if event.cancelled else "done"))
 
     def _short(self, path: str) -> str:
         try:

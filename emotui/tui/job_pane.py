@@ -28,14 +28,28 @@ from .messages import JobEnded, JobEvent, PaneStatus, RunsDeferred
 JOB_NICENESS = 10
 
 
-def lower_priority() -> None:
-    """Lower the calling thread's CPU priority. On Linux the nice value is per thread, and the processes and
-    threads a job starts (extraction workers, MediaPipe's and torch's threads) inherit it; elsewhere: no-op."""
+def lower_priority() -> int | None:
+    """Lower the calling thread's CPU priority; returns the previous nice value (None when unchanged). On Linux
+    the nice value is per thread, and the processes and threads a job starts (extraction workers, MediaPipe's and
+    torch's threads) inherit it; elsewhere: no-op."""
     if sys.platform != "linux":
-        return
+        return None
     try:
         tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, max(os.getpriority(os.PRIO_PROCESS, tid), JOB_NICENESS))
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, max(before, JOB_NICENESS))
+        return before
+    except OSError:
+        return None
+
+
+def restore_priority(before: int | None) -> None:
+    """Thread workers run in a pool whose threads are reused: give the next job (an export, a chart) the thread
+    at its old priority. Raising it back is allowed only to the soft RLIMIT_NICE; if refused, it stays low."""
+    if before is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), before)
     except OSError:
         pass
 
@@ -66,6 +80,9 @@ class JobPane(RunsDeferred, Vertical):
     def begin(self) -> threading.Event:
         self.job_done = threading.Event()
         self.stopping = False
+        events = getattr(self.app, "job_events", None)
+        if events is not None:  # the app waits for them (a little) before the process ends
+            events.append(self.job_done)
         return self.job_done
 
     def stop_job(self) -> None:
@@ -77,7 +94,7 @@ class JobPane(RunsDeferred, Vertical):
     def call_job(self, done: threading.Event, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Runs in the worker's thread."""
         worker = get_current_worker()
-        lower_priority()
+        before = lower_priority()
         try:
             result = fn(*args, on_event=lambda event: self.post_message(JobEvent(event)),
                         stop=worker.cancelled_event, **kwargs)
@@ -89,6 +106,7 @@ class JobPane(RunsDeferred, Vertical):
         finally:
             self.ended_at = time.monotonic()
             done.set()
+            restore_priority(before)
 
     def set_headline(self, text: str) -> None:
         if text != self.headline:

@@ -106,7 +106,8 @@ def watch(source: str, *, model_dir: Path | None, interval: float, on_event, sto
 
 
 def export(session: str, fmt: str, out: Path) -> Path:
-    with _core("emotui.logstore", "exporting").LogStore() as store:
+    # Read-only: the export must never take the write lock the running session's writer needs.
+    with _core("emotui.logstore", "exporting").LogStore(read_only=True) as store:
         store.export(fmt, Path(out), session=session)
     return Path(out)
 

@@ -150,13 +150,18 @@ class MonitorPane(JobPane):
             self._prediction(event)
         elif isinstance(event, SourceState):
             self.camera = event.state
-            if event.state != "open" and event.message:
+            if event.state not in ("open", "ended") and event.message:  # the end is told with its figures below
                 self.notify(event.message, title=f"source {event.state}",
                             severity="warning" if event.state in ("retrying", "lost") else "information")
             self._show_status()
         elif isinstance(event, Finished):
             self.dirty = True
             self._redraw(force=True)
+            s = event.summary
+            if s.get("reason") != "stopped":
+                self.notify(f"{s.get('reason', 'ended')}: {s.get('frames_analysed', s.get('frames', 0))} frames analysed; "
+                            f"x exports session {s.get('session', self.session)}", title="watching ended",
+                            timeout=10)
 
     def _prediction(self, p: Prediction) -> None:
         """Only records: widgets are updated by `_redraw`, a few times a second, however fast frames come."""

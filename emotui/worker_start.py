@@ -1,0 +1,20 @@
+"""The first module the extraction's forkserver imports: it keeps the current directory out of `sys.path`.
+
+The forkserver is started as `python -c ...`, which puts '' (the current directory) first on its path, and every
+worker is forked from it: a user running emotui in a folder holding a file named like a module (`cv2.py`,
+`numpy.py`) would have the workers import that file instead. emotui's own process never has it (the `emotui`
+script's path is its own folder), so workers must not either.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def drop_current_directory() -> None:
+    here = os.getcwd()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".") and os.path.abspath(p) != here]
+
+
+drop_current_directory()
