@@ -12,6 +12,7 @@ import queue
 import sys
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -208,7 +209,6 @@ def run_monitor(
         raise UsageError("max faces must be at least 1")
     _class_order(predictor)
     EmaSmoother(smooth)  # bad settings fail before anything opens
-    _one_torch_thread()
     stop = stop or threading.Event()
     from .landmarker import Landmarker
 
@@ -220,6 +220,9 @@ def run_monitor(
             src = resources.enter_context(open_source(source, backend=backend, resolution=resolution))
         detector = resources.enter_context(
             Landmarker(landmarker, video=not src.independent_frames, max_faces=max_faces))
+        # The classifier runs in its own thread so that it can overlap the next frame's landmarks (see _Watch.run).
+        classifier = resources.enter_context(
+            ThreadPoolExecutor(1, thread_name_prefix="emotui-classify", initializer=_one_torch_thread))
         settings = dict(interval=interval, max_faces=max_faces, smooth=smooth, duration=duration, frames=frames,
                         fast=fast, uncertain_below=uncertain_below, backend=backend,
                         save_frames=str(save_frames) if save_frames else None,
@@ -229,7 +232,7 @@ def run_monitor(
         fast = fast and not src.live  # a camera cannot be read faster than it delivers
         capture = _Capture(src, lossless=fast, paced=not fast and not src.live,
                            reconnect_timeout=reconnect_timeout, backoff=backoff)
-        watch = _Watch(src, detector, log, session, predictor, on_event, max_faces=max_faces, smooth=smooth,
+        watch = _Watch(src, detector, classifier, log, session, predictor, on_event, max_faces=max_faces, smooth=smooth,
                        uncertain_below=uncertain_below, save_frames=save_frames)
         return watch.run(capture, stop, interval=interval, duration=duration, frames=frames, fast=fast)
 
@@ -237,7 +240,7 @@ def run_monitor(
 def _one_torch_thread() -> None:
     """The classifier sees one or two faces a frame: torch's intra-op threads cannot help there, and on a busy
     machine their spinning made each call ~30x slower (94 ms against 2.7 ms on 2 loaded cores). OpenMP keeps the
-    setting per thread, so this is done in the thread that classifies."""
+    setting per thread, so this is done in the thread that classifies (the executor's initializer)."""
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(1)
@@ -246,9 +249,9 @@ def _one_torch_thread() -> None:
 class _Watch:
     """One session: turns the capture thread's frames and notices into log rows and events (in one thread)."""
 
-    def __init__(self, src, detector, log, session, predictor, on_event, *, max_faces, smooth, uncertain_below,
-                 save_frames) -> None:
-        self.src, self.detector, self.log, self.session = src, detector, log, session
+    def __init__(self, src, detector, classifier, log, session, predictor, on_event, *, max_faces, smooth,
+                 uncertain_below, save_frames) -> None:
+        self.src, self.detector, self.classifier, self.log, self.session = src, detector, classifier, log, session
         self.predictor, self.order, self.on_event = predictor, _class_order(predictor), on_event
         self.max_faces, self.uncertain_below = max_faces, uncertain_below
         self.smoother, self.tracker = EmaSmoother(smooth), Tracker()
@@ -261,7 +264,13 @@ class _Watch:
         self.open_gap: int | None = None
 
     def run(self, capture: _Capture, stop: threading.Event, *, interval, duration, frames, fast) -> MonitorSummary:
+        """Frame N's classifier (in the classifier thread) overlaps frame N+1's landmarks (in this one); frame N is
+        then finished here, so the log, tracks and events stay in one thread and in frame order. Only a file read
+        --fast with --interval 0 overlaps: there the next frame is already waiting. With an interval or in real
+        time, holding a frame back for the next one would add latency, so each frame is finished at once."""
         summary = self.summary
+        overlap = fast and interval == 0
+        pending: _Pending | None = None  # detected, its classifier running, not yet logged
         next_due: float | None = None
         started = time.monotonic()
         error: BaseException | None = None
@@ -275,16 +284,20 @@ class _Watch:
                 if duration is not None and time.monotonic() - started >= duration:
                     summary.reason = "duration"
                     break
-                if frames is not None and summary.frames_analysed >= frames:
+                if frames is not None and summary.frames_analysed + (pending is not None) >= frames:
                     summary.reason = "frames"
                     break
+                if pending is not None and not capture.notices.empty():
+                    pending = self.finish(pending)  # log the frame before a gap or failure reported after it
                 self.report(capture.notices)
                 if not fast and interval > 0 and next_due is not None:  # watching live: sleep until due
                     wait = next_due - time.time()
                     if wait > 0:
                         stop.wait(min(wait, 0.1))
                         continue
-                item = capture.handoff.take(0.1)
+                item = capture.handoff.take(0.1 if pending is None else 0.0)
+                if item is None or item is _END:
+                    pending = self.finish(pending)  # no next frame waiting: nothing to overlap, don't hold it back
                 if item is None:
                     continue
                 if item is _END:
@@ -299,7 +312,13 @@ class _Watch:
                         continue
                     next_due = clock + interval if next_due is None or next_due + interval <= clock \
                         else next_due + interval
-                self.analyse(item)
+                current = self.detect(item)
+                self.finish(pending)
+                pending = current if overlap else self.finish(current)
+            # A stop drops the frame in hand, like one never read; the other ends log it.
+            if summary.reason == "stopped":
+                pending = self.discard(pending)
+            pending = self.finish(pending)
         except KeyboardInterrupt:
             summary.reason = "interrupted"
             raise
@@ -308,6 +327,7 @@ class _Watch:
             summary.reason = f"error: {exc}"
             raise
         finally:
+            self.discard(pending)
             capture.halt.set()
             capture.join(timeout=5.0)
             summary.frames_read = capture.frames_read
@@ -355,18 +375,36 @@ class _Watch:
             elif kind == "error":
                 raise SourceError(f"reading {self.src.spec} failed: {detail[0]}") from detail[0]
 
-    def analyse(self, frame) -> None:
-        """Landmarks, classifier, tracks, smoothing; then one log transaction and the events."""
+    def detect(self, frame) -> _Pending:
+        """Landmarks here; the classifier starts in its thread."""
         t0 = time.perf_counter()
         timestamp = None if self.src.independent_frames else int(frame.timestamp_ms)
         faces = self.detector.detect(frame.rgb, timestamp)[: self.max_faces]
         t1 = time.perf_counter()
-        probs = None
-        if faces:
-            probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order]
-            # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
-            probs /= probs.sum(axis=1, keepdims=True)
-        t2 = time.perf_counter()
+        probs = self.classifier.submit(self._classify, faces) if faces else None
+        return _Pending(frame, faces, probs, t0, (t1 - t0) * 1000.0)
+
+    def _classify(self, faces) -> tuple[np.ndarray, float]:
+        """In the classifier thread: probabilities in CLASSES order, and the ms it took (its own, not the wait)."""
+        t0 = time.perf_counter()
+        probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order]
+        # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
+        probs /= probs.sum(axis=1, keepdims=True)
+        return probs, (time.perf_counter() - t0) * 1000.0
+
+    @staticmethod
+    def discard(pending: _Pending | None) -> None:
+        """Drop a detected frame; wait for its classifier so nothing runs once the session closes."""
+        if pending is not None and pending.probs is not None and not pending.probs.cancel():
+            pending.probs.exception()
+        return None
+
+    def finish(self, pending: _Pending | None) -> None:
+        """Tracks, smoothing; then one log transaction and the events. Returns None (nothing pending)."""
+        if pending is None:
+            return None
+        frame, faces = pending.frame, pending.faces
+        probs, classify_ms = pending.probs.result() if pending.probs is not None else (None, 0.0)
         ids = self.tracker.update([f.bbox for f in faces])
         for gone in self.tracker.retired:
             self.smoother.forget(gone)
@@ -382,8 +420,10 @@ class _Watch:
         if not records:
             records.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
         t3 = time.perf_counter()
-        latency = {"capture": frame.read_ms, "landmarks": (t1 - t0) * 1000.0, "classify": (t2 - t1) * 1000.0,
-                   "total": frame.read_ms + (t3 - t0) * 1000.0}
+        # landmarks and classify are each step's own time; total is what the frame waited from its read to now,
+        # so when overlapping it includes the next frame's landmarks.
+        latency = {"capture": frame.read_ms, "landmarks": pending.landmarks_ms, "classify": classify_ms,
+                   "total": frame.read_ms + (t3 - pending.started) * 1000.0}
         when = utc_iso(frame.wall_time)
         predictions = [Prediction(time=when, session=self.session, frame=frame.index, latency_ms=latency,
                                   source_ms=float(frame.timestamp_ms), **r) for r in records]
@@ -398,6 +438,17 @@ class _Watch:
             self.sums[key] += latency[key]
         for prediction in predictions:
             self.on_event(prediction)
+        return None
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A frame whose landmarks are found and whose classifier runs (or ran) in the classifier thread."""
+    frame: Any
+    faces: list
+    probs: Future | None  # -> (probabilities, classify ms); None without a face
+    started: float  # perf_counter when its analysis began
+    landmarks_ms: float
 
 
 def _save_frame(folder: Path, frame) -> None:

@@ -145,6 +145,57 @@ def test_fast_with_an_interval_counts_in_video_time(predictor, store):
     assert np.all(np.abs(np.diff(stamps) - 2000) < 50)
 
 
+@pytest.mark.parametrize("interval", [0, 0.2])
+def test_the_classifier_overlaps_the_next_frame_only_without_an_interval(interval, monkeypatch, predictor, store):
+    """--fast --interval 0: frame N is logged after frame N+1's landmarks (its classifier ran meanwhile), still in
+    frame order with one row per frame. With an interval, each analysed frame is logged before the next is taken."""
+    from emotui import monitor
+
+    steps, threads = [], set()
+    detect, predict = monitor._Watch.detect, predictor.predict
+
+    def recording_detect(self, frame):
+        steps.append(("detect", frame.index))
+        return detect(self, frame)
+
+    def recording_predict(faces):
+        threads.add(threading.current_thread().name)
+        return predict(faces)
+
+    take = monitor._Handoff.take
+
+    def recording_take(self, timeout):
+        item = take(self, timeout)
+        if item is not None and item is not monitor._END:
+            steps.append(("take", item.index))
+        return item
+
+    monkeypatch.setattr(monitor._Handoff, "take", recording_take)
+    monkeypatch.setattr(monitor._Watch, "detect", recording_detect)
+    monkeypatch.setattr(predictor, "predict", recording_predict)
+    predictions = []
+
+    def logged(event):
+        if isinstance(event, Prediction):  # emitted right after the frame's log transaction
+            predictions.append(event)
+            steps.append(("log", event.frame))
+
+    summary = run_monitor(MEDIA / "single_face.mp4", predictor=predictor, store=store, interval=interval, fast=True,
+                          on_event=logged)
+    assert [i for kind, i in steps if kind == "take"] == list(range(summary.frames_read))
+    analysed = [i for kind, i in steps if kind == "detect"]
+    assert summary.reason == "source ended" and len(predictions) == summary.frames_analysed == len(analysed) > 5
+    assert [p.frame for p in predictions] == analysed == sorted(analysed)
+    assert [r[2] for r in store.rows(session=summary.session)] == analysed  # one row per frame, in order
+    assert threads and all(name.startswith("emotui-classify") for name in threads)
+    if interval:  # logged before the next frame is even taken: no frame waits for another
+        assert all(steps.index(("log", i)) < steps.index(("take", i + 1)) for i in analysed[:-1])
+    else:
+        steps = [step for step in steps if step[0] != "take"]
+        logged_after = [steps.index(("log", i)) > steps.index(("detect", i + 1)) for i in analysed[:-1]]
+        assert sum(logged_after) > 0.5 * len(logged_after)  # overlapped, unless the decoder fell behind
+
+
 def test_stop_duration_and_frame_limits_end_the_session_cleanly(predictor, store):
     stop = threading.Event()
 
