@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 
 from .extract_pane import ExtractPane
-from .job_pane import JobPane, describe_error
+from .job_pane import JobPane, describe_error, freeze_heap
 from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
 from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
 from .monitor_pane import MonitorPane
@@ -81,6 +81,7 @@ class EmotuiApp(RunsDeferred, App):
         yield Footer()
 
     def on_mount(self) -> None:
+        freeze_heap()
         self._show_state()
         features = self.jobs.features_for(self.settings.data) if self.settings.data else None
         if features:

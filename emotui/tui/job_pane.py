@@ -7,6 +7,7 @@ Widgets are touched only in message handlers, on the UI thread.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import threading
@@ -41,6 +42,13 @@ def lower_priority() -> int | None:
         return before
     except OSError:
         return None
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the cyclic garbage collector's reach. With torch, MediaPipe and pandas
+    loaded, each full collection walks ~10^5 long-lived objects for 100-200 ms while the UI thread waits: the
+    dashboard's slowest key presses were exactly those. Objects that die later are still freed by refcount."""
+    gc.freeze()
 
 
 def restore_priority(before: int | None) -> None:
@@ -95,9 +103,17 @@ class JobPane(RunsDeferred, Vertical):
         """Runs in the worker's thread."""
         worker = get_current_worker()
         before = lower_priority()
+        unfrozen = True
+
+        def on_event(event: Any) -> None:
+            nonlocal unfrozen
+            if unfrozen:  # by its first event the job has imported torch / mediapipe / pandas
+                unfrozen = False
+                freeze_heap()
+            self.post_message(JobEvent(event))
+
         try:
-            result = fn(*args, on_event=lambda event: self.post_message(JobEvent(event)),
-                        stop=worker.cancelled_event, **kwargs)
+            result = fn(*args, on_event=on_event, stop=worker.cancelled_event, **kwargs)
             self.post_message(JobEnded(result=result))
             return result
         except BaseException as exc:
