@@ -14,7 +14,8 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CheckpointError
-from .features import FEATURE_SPEC_VERSION, N_BLENDSHAPES, file_sha256
+from .features import FEATURE_SPEC_VERSION, N_BLENDSHAPES
+from .landmarker import sha256_of
 from .labels import CLASSES
 
 FORMAT = "emotui.checkpoint"
@@ -56,7 +57,7 @@ def save_checkpoint(model, out: Path, config: dict) -> dict:  # noqa: ANN001 - E
         "parameters": sum(p.numel() for p in model.parameters()),
         **config,
     }
-    full["weights_sha256"] = file_sha256(out / WEIGHTS)
+    full["weights_sha256"] = sha256_of(out / WEIGHTS)
     full["model_id"] = f"{out.resolve().name}-{full['weights_sha256'][:8]}"
     _atomic_write_bytes(out / CONFIG, (json.dumps(full, indent=2) + "\n").encode())
     return full
@@ -105,7 +106,7 @@ def load_checkpoint(model_dir: str | Path):  # noqa: ANN201 - (ExpressionTransfo
     weights = model_dir / WEIGHTS
     if not weights.is_file():
         raise CheckpointError(f"{model_dir} is not complete: {WEIGHTS} is missing")
-    checksum = file_sha256(weights)
+    checksum = sha256_of(weights)
     expected = config.get("weights_sha256")
     if expected and expected != checksum:
         raise CheckpointError(f"{weights} is corrupt or was replaced (sha256 {checksum[:12]}..., "

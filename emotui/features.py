@@ -13,7 +13,6 @@ numpy only here; the torch augmentation functions import torch lazily.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 
 from .errors import DatasetError
 from .labels import CLASSES, normalize_label
-from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS
+from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, sha256_of
 
 FEATURE_SPEC_VERSION = 1
 N_BLENDSHAPES = len(BLENDSHAPE_NAMES)
@@ -120,14 +119,6 @@ class FeatureSet:
                           self.paths[idx], self.sources)
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
     import pandas as pd
 
@@ -164,7 +155,7 @@ def load_features(paths: list[Path]) -> FeatureSet:
         labels = df["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
         keep = (df["status"] == "ok") & labels.notna()
         ok = df[keep]
-        sources.append({"path": str(path), "name": path.stem, "sha256": file_sha256(path), "rows": int(len(df)),
+        sources.append({"path": str(path), "name": path.stem, "sha256": sha256_of(path), "rows": int(len(df)),
                         "used": int(keep.sum()), "skipped": int((~keep).sum())})
         if ok.empty:
             continue
