@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import os
 from pathlib import Path
 
@@ -76,3 +78,26 @@ def ck_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
     out = folder / "ck-subset.parquet"
     run_extraction(folder / "subset.csv", out, workers=1)
     return out
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves a test's folder without a log line per request."""
+
+    def log_message(self, *args):  # noqa: ANN002
+        pass
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path, handler: type = QuietHandler):
+    """A loopback HTTP server over `folder` for as long as the block runs; yields its base URL and the server."""
+    import functools
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", server
+    finally:
+        server.shutdown()
+        server.server_close()

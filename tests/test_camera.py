@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
-
 import numpy as np
 import pytest
 
@@ -21,7 +17,7 @@ from emotui.errors import SourceError, UsageError
 from emotui.smoothing import EmaSmoother
 from emotui.tracking import Tracker, iou
 
-from .conftest import MEDIA
+from .conftest import MEDIA, serve_folder
 
 
 def read_all(source):
@@ -102,15 +98,8 @@ def test_resolution_parsing():
 def http_video(tmp_path):
     """The Pexels video served over HTTP by a local server: a real network stream for OpenCV's FFmpeg."""
     (tmp_path / "clip.mp4").symlink_to(MEDIA / "WolfgangLanger_Pexels.mp4")
-
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):  # noqa: ANN002
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/clip.mp4", server
-    server.shutdown()
+    with serve_folder(tmp_path) as (base, server):
+        yield f"{base}/clip.mp4", server
 
 
 def test_a_stream_that_ends_is_lost_and_can_be_reopened(http_video):

@@ -18,7 +18,7 @@ from emotui.landmarker import (
     verify_landmarker,
 )
 
-from .conftest import MEDIA, SHARED_TASK
+from .conftest import MEDIA, SHARED_TASK, serve_folder
 
 
 @pytest.fixture(scope="module")
@@ -105,21 +105,13 @@ def test_model_file_checks(tmp_path, monkeypatch):
 
 def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
     """Download from a local HTTP server: a good file lands, a wrong one is refused and leaves nothing."""
-    import functools
-    import http.server
-    import threading
-
     served = tmp_path / "served"
     served.mkdir()
     shutil.copy(SHARED_TASK, served / "good.task")
     (served / "bad.task").write_bytes(b"x" * 4096)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
     monkeypatch.delenv("EMOTUI_LANDMARKER", raising=False)
     monkeypatch.setenv("EMOTUI_MODELS", str(tmp_path / "models"))
-    try:
+    with serve_folder(served) as (base, _):
         monkeypatch.setenv("EMOTUI_LANDMARKER_URL", f"{base}/bad.task")
         with pytest.raises(LandmarkerModelError, match="not the expected"):
             resolve_landmarker()
@@ -132,5 +124,3 @@ def test_download_is_verified_and_atomic(tmp_path, monkeypatch):
         path = resolve_landmarker(on_progress=lambda done, total: seen.append((done, total)))
         assert path == tmp_path / "models" / "face_landmarker.task"
         assert verify_landmarker(path) == LANDMARKER_SHA256 and seen[-1][0] == seen[-1][1] > 0
-    finally:
-        server.shutdown()

@@ -5,8 +5,6 @@ The classifier is the `predictor` fixture: the shipped default model.
 
 from __future__ import annotations
 
-import functools
-import http.server
 import threading
 import time
 from datetime import datetime
@@ -20,7 +18,7 @@ from emotui.labels import CLASSES
 from emotui.logstore import LogStore
 from emotui.monitor import run_monitor
 
-from .conftest import MEDIA
+from .conftest import MEDIA, QuietHandler, serve_folder
 
 
 def watch(source, predictor, store, **options):
@@ -236,7 +234,7 @@ def flaky_stream(tmp_path):
     (tmp_path / "clip.mp4").symlink_to(MEDIA / "WolfgangLanger_Pexels.mp4")
     state = {"allowed_opens": 2, "opens": 0}
 
-    class Flaky(http.server.SimpleHTTPRequestHandler):
+    class Flaky(QuietHandler):
         def do_GET(self):  # noqa: N802
             if self.headers.get("Range") in (None, "bytes=0-"):
                 state["opens"] += 1
@@ -245,13 +243,8 @@ def flaky_stream(tmp_path):
                     return
             super().do_GET()
 
-        def log_message(self, *args):  # noqa: ANN002
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Flaky, directory=str(tmp_path)))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/clip.mp4", state
-    server.shutdown()
+    with serve_folder(tmp_path, Flaky) as (base, _):
+        yield f"{base}/clip.mp4", state
 
 
 def test_a_lost_stream_is_retried_the_gap_recorded_and_the_session_ends_cleanly(flaky_stream, predictor, store):

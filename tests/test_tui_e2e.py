@@ -24,7 +24,7 @@ from emotui.tui.monitor_pane import MonitorPane  # noqa: E402
 from emotui.tui.train_pane import TrainPane  # noqa: E402
 
 from .conftest import DATASETS, MEDIA  # noqa: E402
-from .tui_helpers import notifications, run, shown, text_of, wait_until  # noqa: E402
+from .tui_helpers import notifications, run, shown, start_watching, text_of, wait_until  # noqa: E402
 
 SAMPLE = DATASETS / "kaggle-layout-sample"
 VIDEO = MEDIA / "single_face.mp4"
@@ -90,11 +90,7 @@ def test_quitting_while_watching_releases_the_video_within_a_second():
         source = MEDIA / "WolfgangLanger_Pexels.mp4"  # 20 s at its real rate: still playing when q comes
         app = EmotuiApp(Settings(source=str(source), interval=0.0))
         async with app.run_test(size=(100, 30)) as pilot:
-            monitor = app.query_one(MonitorPane)
-            await pilot.press("w")
-            await wait_until(pilot, lambda: monitor.rows > 0 or monitor.headline == "failed", timeout=60,
-                             what="a first prediction from the default model")
-            assert monitor.running, notifications(app)
+            monitor = await start_watching(app, pilot)
             started = time.monotonic()
             await pilot.press("q")
             assert monitor.job_done.wait(1.0), "the monitor thread still holds the video after 1 s"

@@ -11,10 +11,9 @@ import pytest
 
 from emotui.logstore import LogStore
 from emotui.tui.app import EmotuiApp, Settings, finish_jobs
-from emotui.tui.monitor_pane import MonitorPane
 
 from .conftest import MEDIA
-from .tui_helpers import notifications, run, wait_until
+from .tui_helpers import notifications, run, start_watching, wait_until
 
 VIDEO = MEDIA / "WolfgangLanger_Pexels.mp4"  # 20 s at its real rate: still playing through the exports
 EXPORTS = 6
@@ -25,11 +24,7 @@ def test_exports_never_stall_the_monitor_and_quit_stays_prompt():
     async def scenario() -> None:
         app = EmotuiApp(Settings(source=str(VIDEO), interval=0.0))
         async with app.run_test(size=(100, 30)) as pilot:
-            monitor = app.query_one(MonitorPane)
-            await pilot.press("w")
-            await wait_until(pilot, lambda: monitor.rows > 0 or monitor.headline == "failed", timeout=60,
-                             what="a first prediction")
-            assert monitor.running, notifications(app)
+            monitor = await start_watching(app, pilot)
             exported = 0
             for _ in range(EXPORTS):
                 rows_before = monitor.rows

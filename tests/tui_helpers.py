@@ -53,3 +53,15 @@ def notifications(app) -> list[str]:  # noqa: ANN001
 
 def run(coro) -> None:  # noqa: ANN001
     asyncio.run(coro)
+
+
+async def start_watching(app, pilot):  # noqa: ANN001, ANN201
+    """Press w and wait for the monitor's first real prediction; returns the monitor pane."""
+    from emotui.tui.monitor_pane import MonitorPane
+
+    monitor = app.query_one(MonitorPane)
+    await pilot.press("w")
+    await wait_until(pilot, lambda: monitor.rows > 0 or monitor.headline == "failed", timeout=60,
+                     what="a first prediction from the default model")
+    assert monitor.running, notifications(app)
+    return monitor
