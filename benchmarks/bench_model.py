@@ -17,7 +17,8 @@ import numpy as np
 
 
 def logistic_regression_cv(fs, folds: list[np.ndarray]) -> tuple[list[dict], float]:  # noqa: ANN001
-    """Standardised pose-free landmarks (minus the training mean face) and blendshapes, class-balanced."""
+    """The transformer's inputs, flattened and standardised: pose-free landmarks (minus the training mean face),
+    blendshapes, and both relative to the person's reference with its flag; class-balanced."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -25,7 +26,11 @@ def logistic_regression_cv(fs, folds: list[np.ndarray]) -> tuple[list[dict], flo
     from emotui.evaluation import classification_metrics
 
     def design(idx: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        return np.hstack([(fs.points[idx] - mean).reshape(len(idx), -1), fs.blendshapes[idx]])
+        known = fs.has_ref[idx].astype(np.float32)
+        delta = (fs.points[idx] - fs.ref_points[idx]) * known[:, None, None]
+        return np.hstack([(fs.points[idx] - mean).reshape(len(idx), -1), fs.blendshapes[idx],
+                          delta.reshape(len(idx), -1), (fs.blendshapes[idx] - fs.ref_blend[idx]) * known[:, None],
+                          known[:, None]])
 
     results, fit_seconds = [], 0.0
     for test in folds:
@@ -56,6 +61,7 @@ def latency(model_dir: Path, fs, repeats: int = 300) -> dict[str, tuple[float, f
     torch.set_num_threads(1)
     predictor = Predictor.load(model_dir)
     points, blend = fs.points[:1], fs.blendshapes[:1]
+    refs = (fs.ref_points[:1], fs.ref_blend[:1], np.ones(1, dtype=bool))  # the monitor's case once calibrated
 
     def timed(fn) -> tuple[float, float]:  # noqa: ANN001
         for _ in range(20):
@@ -65,11 +71,11 @@ def latency(model_dir: Path, fs, repeats: int = 300) -> dict[str, tuple[float, f
             fn()
         return ((time.perf_counter() - started) / repeats * 1000, (time.process_time() - cpu) / repeats * 1000)
 
-    tp, tb = torch.from_numpy(points), torch.from_numpy(blend)
+    inputs = [torch.from_numpy(a) for a in (points, blend, *refs)]
     with torch.inference_mode():
-        bare = timed(lambda: predictor.model(tp, tb))
-    full = timed(lambda: predictor.predict_arrays(points, blend))
-    x = np.hstack([fs.points.reshape(len(fs), -1), fs.blendshapes])
+        bare = timed(lambda: predictor.model(*inputs))
+    full = timed(lambda: predictor.predict_arrays(points, blend, *refs))
+    x = np.hstack([fs.points.reshape(len(fs), -1), fs.blendshapes, fs.points.reshape(len(fs), -1), fs.blendshapes])
     clf = LogisticRegression(max_iter=200).fit(x[:400], fs.labels[:400])
     baseline = timed(lambda: clf.predict_proba(x[:1]))
     return {"predictor": full, "model": bare, "logistic regression": baseline}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CheckpointError
-from .features import FEATURE_SPEC_VERSION, N_BLENDSHAPES
+from .features import FEATURE_SPEC_VERSION, N_BLENDSHAPES, REFERENCE_MIN_FACES
 from .landmarker import sha256_of
 from .labels import CLASSES
 
@@ -35,6 +35,7 @@ def feature_spec() -> dict:
         "version": FEATURE_SPEC_VERSION,
         "points": "478 x 3: (x*W, -y*H, -z*W) centred, rotated by the pose matrix's R^T, unit RMS radius",
         "blendshapes": N_BLENDSHAPES,
+        "reference": f"mean points and blendshapes of the person's faces (unlabelled), from {REFERENCE_MIN_FACES} faces on",
     }
 
 

@@ -70,9 +70,9 @@ def _features_for(data: Path) -> Path:
 
 
 def evaluate(data: str | Path, model_dir: str | Path | None = None) -> dict:
-    """Metrics of a model on labelled data: faces found are classified; images without a face count as errors
-    in accuracy_all only."""
-    from .features import read_feature_table, table_arrays
+    """Metrics of a model on labelled data: faces found are classified, each with its person's reference where the
+    data names persons (as in training); images without a face count as errors in accuracy_all only."""
+    from .features import person_references, read_feature_table, table_arrays, table_subjects
     from .labels import normalize_label
     from .predictor import Predictor
 
@@ -87,15 +87,18 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None) -> dict:
     y_true = np.array([predictor.classes.index(v) for v in labels[ok]], dtype=np.int64)
     if ok.any():
         points, blend = table_arrays(labelled[ok])
-        y_pred = predictor.predict_arrays(points, blend).argmax(1)
+        refs = person_references(points, blend, table_subjects(labelled[ok]).astype(str).to_numpy())
+        y_pred = predictor.predict_arrays(points, blend, *refs).argmax(1)
+        with_reference = int(refs[2].sum())
     else:
-        y_pred = np.zeros(0, dtype=np.int64)
+        y_pred, with_reference = np.zeros(0, dtype=np.int64), 0
     metrics = classification_metrics(y_true, y_pred, predictor.classes)
     metrics.pop("n")
     n_images = int(len(labelled))
     metrics.update({
         "n_images": n_images,
         "n_faces": int(ok.sum()),
+        "n_with_reference": with_reference,
         "n_no_face": int((labelled["status"] == "no_face").sum()),
         "n_failed": int((~ok).sum() - (labelled["status"] == "no_face").sum()),
         "accuracy_all": float((y_true == y_pred).sum() / n_images),

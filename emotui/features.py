@@ -6,6 +6,9 @@ Feature spec (FEATURE_SPEC_VERSION, stored in every checkpoint):
       with the inverse (transpose) of the facial transformation matrix's rotation, and divided by their RMS
       radius. Translation and scale of the matrix are not needed because of the centring and scaling.
   blendshapes (52,) float32 in BLENDSHAPE_NAMES order.
+  reference: the same two arrays averaged over the person's own faces (person_references), when at least
+      REFERENCE_MIN_FACES of them are known; the model sees each face both against the average face and against
+      its person's reference, so face shape (identity) drops out where a person is known. Labels are never used.
 The model itself subtracts the training set's mean face and divides by its spread (stored as buffers).
 
 numpy only here; the torch augmentation functions import torch lazily.
@@ -22,7 +25,8 @@ from .errors import DatasetError
 from .labels import CLASSES, normalize_label
 from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, sha256_of
 
-FEATURE_SPEC_VERSION = 1
+FEATURE_SPEC_VERSION = 2
+REFERENCE_MIN_FACES = 3
 N_BLENDSHAPES = len(BLENDSHAPE_NAMES)
 
 
@@ -98,6 +102,49 @@ def blendshape_mirror_map() -> np.ndarray:
     return out
 
 
+# ---------------------------------------------------------------- person references
+
+def person_references(points: np.ndarray, blend: np.ndarray, subjects: np.ndarray,
+                      min_faces: int = REFERENCE_MIN_FACES) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each face's person reference: the mean of all that person's faces (labels unused), where the person has
+    at least `min_faces`; -> (ref_points, ref_blend, has_ref). Rows without one hold zeros and has_ref False."""
+    names, inverse, counts = np.unique(subjects.astype(str), return_inverse=True, return_counts=True)
+    sums_p = np.zeros((len(names),) + points.shape[1:], dtype=np.float64)
+    sums_b = np.zeros((len(names),) + blend.shape[1:], dtype=np.float64)
+    np.add.at(sums_p, inverse, points)
+    np.add.at(sums_b, inverse, blend)
+    has_ref = counts[inverse] >= min_faces
+    ref_p = (sums_p / counts[:, None, None])[inverse].astype(np.float32)
+    ref_b = (sums_b / counts[:, None])[inverse].astype(np.float32)
+    ref_p[~has_ref], ref_b[~has_ref] = 0.0, 0.0
+    return ref_p, ref_b, has_ref
+
+
+class ReferenceTracker:
+    """Running person references for a live source: the mean face of each track so far (the monitor's
+    calibration). `references(track_ids, points, blend)` adds the faces, then returns their references."""
+
+    def __init__(self, min_faces: int = REFERENCE_MIN_FACES) -> None:
+        self.min_faces = min_faces
+        self._sums: dict[int, list] = {}
+
+    def references(self, track_ids: list[int], points: np.ndarray, blend: np.ndarray):  # noqa: ANN201
+        ref_p, ref_b = np.zeros_like(points), np.zeros_like(blend)
+        has_ref = np.zeros(len(track_ids), dtype=bool)
+        for i, track in enumerate(track_ids):
+            entry = self._sums.setdefault(track, [np.zeros(points.shape[1:]), np.zeros(blend.shape[1:]), 0])
+            entry[0] += points[i]
+            entry[1] += blend[i]
+            entry[2] += 1
+            if entry[2] >= self.min_faces:
+                ref_p[i], ref_b[i], has_ref[i] = entry[0] / entry[2], entry[1] / entry[2], True
+        return ref_p, ref_b, has_ref
+
+    def forget(self, track_ids) -> None:  # noqa: ANN001
+        for track in track_ids:
+            self._sums.pop(track, None)
+
+
 # ---------------------------------------------------------------- feature files
 
 @dataclass
@@ -110,13 +157,20 @@ class FeatureSet:
     subjects: np.ndarray  # (n,) object
     paths: np.ndarray  # (n,) object
     sources: list[dict]  # per file: path, sha256, rows, ok, skipped
+    ref_points: np.ndarray | None = None  # (n, 478, 3) person references, see person_references
+    ref_blend: np.ndarray | None = None  # (n, 52)
+    has_ref: np.ndarray | None = None  # (n,) bool
+
+    def __post_init__(self) -> None:
+        if self.has_ref is None:
+            self.ref_points, self.ref_blend, self.has_ref = person_references(self.points, self.blendshapes, self.subjects)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> FeatureSet:
         return FeatureSet(self.points[idx], self.blendshapes[idx], self.labels[idx], self.subjects[idx],
-                          self.paths[idx], self.sources)
+                          self.paths[idx], self.sources, self.ref_points[idx], self.ref_blend[idx], self.has_ref[idx])
 
 
 def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
@@ -146,6 +200,12 @@ def table_arrays(df) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
     return canonical_points(lms, tfs, aspect), blend
 
 
+def table_subjects(df):  # noqa: ANN001, ANN201 - pandas
+    """The person of each row; an image without a person id is its own person (the best a split, or a
+    reference, can do without one)."""
+    return df["subject"].where(df["subject"].notna() & (df["subject"].astype(str) != ""), df["path"])
+
+
 def load_features(paths: list[Path]) -> FeatureSet:
     """Read one or more features files; keep faces with a known label. Raises DatasetError when none are usable."""
     parts, sources = [], []
@@ -160,8 +220,7 @@ def load_features(paths: list[Path]) -> FeatureSet:
         if ok.empty:
             continue
         points, blend = table_arrays(ok)
-        # an image without a person id is its own person: the best a split can do without one
-        subjects = ok["subject"].where(ok["subject"].notna() & (ok["subject"].astype(str) != ""), ok["path"])
+        subjects = table_subjects(ok)
         parts.append((points, blend, np.array([CLASSES.index(v) for v in labels[keep]], dtype=np.int64),
                       np.array([f"{path.stem}/{s}" for s in subjects.astype(str)], dtype=object),
                       ok["path"].astype(str).to_numpy(dtype=object)))
@@ -181,6 +240,7 @@ class Augment:
     dropout: float = 0.05  # fraction of landmarks reset to the mean face
     blend_jitter: float = 0.02
     identity_swap: float = 0.5  # probability of moving a face onto another person's face shape (see training)
+    reference_drop: float = 0.25  # probability of hiding a face's person reference, as for a single photo
 
 
 def augment_batch(points, blend, mean_points, point_mirror, blend_mirror, aug: Augment, generator=None):  # noqa: ANN001, ANN201

@@ -3,6 +3,12 @@
 Regions are computed, not typed: k-means over the training set's mean canonical face groups the 478 landmarks
 into `n_regions` patches; each patch's points (padded to the largest patch) are embedded by a per-region linear
 map. The mean face, its spread, the region table and the mirror map are buffers saved with the weights.
+
+With `reference` (the default), every point carries two coordinate triples: its offset from the training set's
+mean face and its offset from the person's own reference face (emotui.features.person_references); the
+blendshape token likewise sees the blendshapes, their offset from the reference and a flag. Where no reference
+is known (a single photo, the first frames of a track) the offsets are zero and the flag is off, and the model,
+trained with references dropped at random, falls back on the face alone.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class Architecture:
     n_classes: int = 8
     dropout: float = 0.1
     shape_token: bool = False  # one more token: a linear map of the whole normalised face
+    reference: bool = True  # inputs relative to the person's reference face as well (see the module doc)
 
     @classmethod
     def of_size(cls, name: str, **over) -> Architecture:  # noqa: ANN003
@@ -77,15 +84,19 @@ class ExpressionTransformer(nn.Module):
         self.arch = arch
         d, r = arch.dim, arch.n_regions
         k = -(-N_LANDMARKS // r)  # points per region token
+        c = 6 if arch.reference else 3  # coordinates per point
         self.register_buffer("mean_points", torch.zeros(N_LANDMARKS, 3))
         self.register_buffer("point_scale", torch.ones(N_LANDMARKS, 3))
+        if arch.reference:
+            self.register_buffer("reference_scale", torch.ones(N_LANDMARKS, 3))
         self.register_buffer("regions", torch.full((r, k), N_LANDMARKS, dtype=torch.long))
         self.register_buffer("point_mirror", torch.arange(N_LANDMARKS))
         self.register_buffer("blend_mirror", torch.arange(N_BLENDSHAPES))
-        self.region_weight = nn.Parameter(torch.randn(r, k * 3, d) * (k * 3) ** -0.5)
+        self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
         self.region_bias = nn.Parameter(torch.zeros(r, d))
-        self.blend_embed = nn.Sequential(nn.Linear(N_BLENDSHAPES, d), nn.GELU(), nn.Linear(d, d))
-        self.shape_embed = nn.Linear(N_LANDMARKS * 3, d) if arch.shape_token else None
+        blend_in = 2 * N_BLENDSHAPES + 1 if arch.reference else N_BLENDSHAPES
+        self.blend_embed = nn.Sequential(nn.Linear(blend_in, d), nn.GELU(), nn.Linear(d, d))
+        self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.position = nn.Parameter(torch.randn(1, r + 2 + arch.shape_token, d) * 0.02)
         layer = nn.TransformerEncoderLayer(d, arch.heads, d * arch.ffn_mult, arch.dropout, activation="gelu",
@@ -95,21 +106,34 @@ class ExpressionTransformer(nn.Module):
         self.head = nn.Linear(d, arch.n_classes)
 
     def set_geometry(self, mean_points: np.ndarray, point_scale: np.ndarray, point_mirror: np.ndarray,
-                     blend_mirror: np.ndarray) -> None:
-        """Fix the training set's mean face, its spread per axis, the regions and the mirror maps."""
+                     blend_mirror: np.ndarray, reference_scale: np.ndarray | None = None) -> None:
+        """Fix the training set's mean face, its spread per axis (and that of faces around their person's
+        reference), the regions and the mirror maps."""
         regions = region_table(mean_points, self.arch.n_regions)
         self.mean_points.copy_(torch.as_tensor(mean_points, dtype=torch.float32))
         self.point_scale.copy_(torch.as_tensor(point_scale, dtype=torch.float32))
+        if self.arch.reference:
+            scale = point_scale if reference_scale is None else reference_scale
+            self.reference_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
         self.regions.copy_(torch.as_tensor(regions))
         self.point_mirror.copy_(torch.as_tensor(point_mirror))
         self.blend_mirror.copy_(torch.as_tensor(blend_mirror))
 
-    def forward(self, points: torch.Tensor, blendshapes: torch.Tensor) -> torch.Tensor:
-        """(B, 478, 3) canonical points, (B, 52) blendshapes -> (B, n_classes) logits."""
+    def forward(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor | None = None,
+                ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 478, 3) canonical points, (B, 52) blendshapes [, their person references (B, 478, 3), (B, 52) and
+        (B,) bool marking the rows that have one] -> (B, n_classes) logits."""
         b = points.shape[0]
         x = (points - self.mean_points) / self.point_scale
-        x = torch.cat([x, x.new_zeros(b, 1, 3)], dim=1)  # index N_LANDMARKS pads the regions
-        patches = x[:, self.regions].flatten(2)  # (B, R, K*3)
+        if self.arch.reference:
+            known = points.new_zeros(b) if has_ref is None else has_ref.to(points.dtype)
+            if has_ref is None:
+                ref_points, ref_blend = points, blendshapes
+            delta = (points - ref_points) / self.reference_scale * known[:, None, None]
+            x = torch.cat([x, delta], dim=2)
+            blendshapes = torch.cat([blendshapes, (blendshapes - ref_blend) * known[:, None], known[:, None]], dim=1)
+        x = torch.cat([x, x.new_zeros(b, 1, x.shape[2])], dim=1)  # index N_LANDMARKS pads the regions
+        patches = x[:, self.regions].flatten(2)  # (B, R, K*C)
         regions = torch.einsum("brk,rkd->brd", patches, self.region_weight) + self.region_bias
         parts = [self.cls_token.expand(b, -1, -1), self.blend_embed(blendshapes)[:, None], regions]
         if self.shape_embed is not None:
@@ -117,6 +141,24 @@ class ExpressionTransformer(nn.Module):
         tokens = torch.cat(parts, 1)
         h = self.encoder(tokens + self.position)
         return self.head(self.norm(h[:, 0]))
+
+
+    def mirror(self, points: torch.Tensor, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""
+        return points[:, self.point_mirror] * points.new_tensor([-1.0, 1.0, 1.0]), blendshapes[:, self.blend_mirror]
+
+    def probabilities(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor | None = None,
+                      ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
+        """Class probabilities averaged over each face and its mirror image (the model was trained with mirror
+        augmentation, so this halves left/right noise for the price of a batch of two)."""
+        n = points.shape[0]
+        p2, b2 = self.mirror(points, blendshapes)
+        args = [torch.cat([points, p2]), torch.cat([blendshapes, b2])]
+        if ref_points is not None:
+            r2, rb2 = self.mirror(ref_points, ref_blend)
+            args += [torch.cat([ref_points, r2]), torch.cat([ref_blend, rb2]), torch.cat([has_ref, has_ref])]
+        probs = torch.softmax(self(*args), dim=1)
+        return (probs[:n] + probs[n:]) / 2
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -22,6 +22,7 @@ import numpy as np
 from .camera import FrameSource, SourceLost, UnreadableFrame, open_source
 from .errors import CheckpointError, SourceError, UsageError
 from .events import EventHandler, Finished, ItemFailed, Prediction, SourceState, ignore
+from .features import ReferenceTracker, face_arrays
 from .labels import CLASSES
 from .logstore import LogStore, utc_iso
 from .smoothing import EmaSmoother
@@ -254,7 +255,7 @@ class _Watch:
         self.src, self.detector, self.classifier, self.log, self.session = src, detector, classifier, log, session
         self.predictor, self.order, self.on_event = predictor, _class_order(predictor), on_event
         self.max_faces, self.uncertain_below = max_faces, uncertain_below
-        self.smoother, self.tracker = EmaSmoother(smooth), Tracker()
+        self.smoother, self.tracker, self.references = EmaSmoother(smooth), Tracker(), ReferenceTracker()
         self.frames_dir = Path(save_frames) / session if save_frames else None
         if self.frames_dir:
             self.frames_dir.mkdir(parents=True, exist_ok=True)
@@ -381,13 +382,22 @@ class _Watch:
         timestamp = None if self.src.independent_frames else int(frame.timestamp_ms)
         faces = self.detector.detect(frame.rgb, timestamp)[: self.max_faces]
         t1 = time.perf_counter()
-        probs = self.classifier.submit(self._classify, faces) if faces else None
-        return _Pending(frame, faces, probs, t0, (t1 - t0) * 1000.0)
+        # Tracks are known before classifying: each track's faces so far are its person reference.
+        ids = self.tracker.update([f.bbox for f in faces])
+        retired = list(self.tracker.retired)
+        probs = self.classifier.submit(self._classify, faces, ids, retired) if faces or retired else None
+        return _Pending(frame, faces, ids, retired, probs, t0, (t1 - t0) * 1000.0)
 
-    def _classify(self, faces) -> tuple[np.ndarray, float]:
-        """In the classifier thread: probabilities in CLASSES order, and the ms it took (its own, not the wait)."""
+    def _classify(self, faces, ids, retired) -> tuple[np.ndarray, float]:
+        """In the classifier thread (which alone touches the references): probabilities in CLASSES order, and the
+        ms it took (its own, not the wait)."""
         t0 = time.perf_counter()
-        probs = np.asarray(self.predictor.predict(faces), dtype=np.float64)[:, self.order]
+        self.references.forget(retired)
+        if not faces:
+            return np.zeros((0, len(CLASSES))), 0.0
+        points, blend = face_arrays(faces)
+        refs = self.references.references(ids, points, blend)
+        probs = np.asarray(self.predictor.predict_arrays(points, blend, *refs), dtype=np.float64)[:, self.order]
         # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
         probs /= probs.sum(axis=1, keepdims=True)
         return probs, (time.perf_counter() - t0) * 1000.0
@@ -403,10 +413,9 @@ class _Watch:
         """Tracks, smoothing; then one log transaction and the events. Returns None (nothing pending)."""
         if pending is None:
             return None
-        frame, faces = pending.frame, pending.faces
+        frame, faces, ids = pending.frame, pending.faces, pending.ids
         probs, classify_ms = pending.probs.result() if pending.probs is not None else (None, 0.0)
-        ids = self.tracker.update([f.bbox for f in faces])
-        for gone in self.tracker.retired:
+        for gone in pending.retired:
             self.smoother.forget(gone)
         records = []
         for face, track, raw in zip(faces, ids, probs if faces else []):
@@ -446,7 +455,9 @@ class _Pending:
     """A frame whose landmarks are found and whose classifier runs (or ran) in the classifier thread."""
     frame: Any
     faces: list
-    probs: Future | None  # -> (probabilities, classify ms); None without a face
+    ids: list[int]  # track of each face
+    retired: list[int]  # tracks that ended with this frame
+    probs: Future | None  # -> (probabilities, classify ms); None without a face or retired track
     started: float  # perf_counter when its analysis began
     landmarks_ms: float
 

@@ -11,11 +11,8 @@ from .features import face_arrays
 
 
 class Predictor:
-    """Use `Predictor.load(model_dir=None)`; `.predict(faces)` returns (n, len(classes)) probabilities.
-
-    Probabilities average the face and its mirror image (the model was trained with mirror augmentation,
-    so this halves left/right noise for the price of a batch of two).
-    """
+    """Use `Predictor.load(model_dir=None)`; `.predict(faces)` returns (n, len(classes)) probabilities, each the
+    average over the face and its mirror image (ExpressionTransformer.probabilities)."""
 
     def __init__(self, model, config: dict, checksum: str, model_dir: Path) -> None:  # noqa: ANN001
         import torch
@@ -27,7 +24,6 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.classes: tuple[str, ...] = tuple(config["classes"])
         self.model_id: str = config.get("model_id") or f"{self.model_dir.name}-{checksum[:8]}"
-        self._flip = torch.tensor([-1.0, 1.0, 1.0])
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None) -> Predictor:
@@ -37,23 +33,22 @@ class Predictor:
         model, config, checksum = load_checkpoint(path)
         return cls(model, config, checksum, path)
 
-    def predict_arrays(self, points: np.ndarray, blendshapes: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """Probabilities for faces already in the feature spec (see emotui.features)."""
+    def predict_arrays(self, points: np.ndarray, blendshapes: np.ndarray, ref_points: np.ndarray | None = None,
+                       ref_blend: np.ndarray | None = None, has_ref: np.ndarray | None = None,
+                       batch_size: int = 512) -> np.ndarray:
+        """Probabilities for faces already in the feature spec (see emotui.features), with their person
+        references where known."""
         torch = self._torch
+        arrays = [points, blendshapes] + ([] if ref_points is None else [ref_points, ref_blend, has_ref])
         out = np.zeros((len(points), len(self.classes)), dtype=np.float32)
-        m = self.model
         with torch.inference_mode():
             for start in range(0, len(points), batch_size):
-                p = torch.from_numpy(np.ascontiguousarray(points[start:start + batch_size], dtype=np.float32))
-                b = torch.from_numpy(np.ascontiguousarray(blendshapes[start:start + batch_size], dtype=np.float32))
-                n = p.shape[0]
-                both_p = torch.cat([p, p[:, m.point_mirror] * self._flip])
-                both_b = torch.cat([b, b[:, m.blend_mirror]])
-                probs = torch.softmax(m(both_p, both_b), dim=1)
-                out[start:start + n] = ((probs[:n] + probs[n:]) / 2).numpy()
+                batch = [torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])) for a in arrays]
+                out[start:start + len(batch[0])] = self.model.probabilities(*batch).numpy()
         return out
 
-    def predict(self, faces: list) -> np.ndarray:
-        """emotui.landmarker.Face list -> (n, 8) probabilities in `self.classes` order."""
+    def predict(self, faces: list, references: tuple | None = None) -> np.ndarray:
+        """emotui.landmarker.Face list -> (n, 8) probabilities in `self.classes` order. `references` is
+        (ref_points, ref_blend, has_ref) for the faces' persons, e.g. from a ReferenceTracker."""
         points, blend = face_arrays(faces)
-        return self.predict_arrays(points, blend)
+        return self.predict_arrays(points, blend, *(references or ()))

@@ -8,6 +8,7 @@ fold (fold-1, ...) and cv.json.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -39,6 +40,7 @@ class TrainConfig:
     shape_token: bool = False  # a linear map of the whole normalised face as one more token
     dropout: float = 0.1
     label_smoothing: float = 0.1
+    ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)
     subject_cap: int = 6  # images of one person in one class count at most this much (identity confound)
     balance: float = 0.5  # class balance: half from the sampler, half from loss weights
     val_fraction: float = 0.1
@@ -140,9 +142,15 @@ class _Run:
         scale = np.broadcast_to(axis_scale, mean.shape).copy()
         self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, shape_token=cfg.shape_token,
                                                                       dropout=cfg.dropout))
-        self.model.set_geometry(mean, scale, mirror_map(mean), blendshape_mirror_map())
+        with_ref = self.train_idx[fs.has_ref[self.train_idx]]
+        ref_scale = None
+        if len(with_ref):
+            ref_axis = np.sqrt(((fs.points[with_ref] - fs.ref_points[with_ref]) ** 2).mean((0, 1)))
+            ref_scale = np.broadcast_to(np.maximum(ref_axis, 1e-6), mean.shape).copy()
+        self.model.set_geometry(mean, scale, mirror_map(mean), blendshape_mirror_map(), ref_scale)
         self.tensors = {
-            name: (torch.from_numpy(fs.points[idx]), torch.from_numpy(fs.blendshapes[idx]), torch.from_numpy(fs.labels[idx]))
+            name: tuple(torch.from_numpy(a[idx]) for a in (fs.points, fs.blendshapes, fs.ref_points, fs.ref_blend,
+                                                           fs.has_ref, fs.labels))
             for name, idx in (("train", self.train_idx), ("val", self.val_idx), ("test", self.test_idx))
         }
         weights, class_weight = sample_weights(fs.labels[self.train_idx], fs.subjects[self.train_idx],
@@ -158,6 +166,9 @@ class _Run:
         self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                             {"params": other, "weight_decay": 0.0}], lr=cfg.lr)
         self.split_id = _fingerprint(fs.subjects[self.train_idx], fs.subjects[self.val_idx], fs.subjects[self.test_idx])
+        # Validation holds few persons, so single epochs' weights score noisily; an average of recent weights
+        # is both better and steadier to select among.
+        self.scored = copy.deepcopy(self.model) if cfg.ema > 0 else self.model
         self.state = {"epoch": 0, "step": 0, "best_f1": -1.0, "best_epoch": 0, "history": [], "done": False}
         self.best_state = None
 
@@ -169,6 +180,8 @@ class _Run:
         resume = self.out / "resume"
         resume.mkdir(parents=True, exist_ok=True)
         tensors = {f"model.{k}": v.contiguous() for k, v in self.model.state_dict().items()}
+        if self.scored is not self.model:
+            tensors.update({f"ema.{k}": v.contiguous() for k, v in self.scored.state_dict().items()})
         tensors.update({f"best.{k}": v.contiguous() for k, v in (self.best_state or {}).items()})
         for i, st in self.optimizer.state_dict()["state"].items():
             tensors[f"opt.{i}.exp_avg"] = st["exp_avg"].contiguous()
@@ -190,6 +203,8 @@ class _Run:
             raise DatasetError(f"{resume} belongs to a different split or model: start again without --resume")
         tensors = load_file(str(resume / "state.safetensors"))
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        if self.scored is not self.model:
+            self.scored.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
         best = {k[5:]: v for k, v in tensors.items() if k.startswith("best.")}
         self.best_state = best or None
         opt = self.optimizer.state_dict()
@@ -206,17 +221,11 @@ class _Run:
 
     def _evaluate(self, name: str) -> tuple[float, dict]:
         torch = self.torch
-        points, blend, labels = self.tensors[name]
-        m = self.model
-        m.eval()
+        *inputs, labels = self.tensors[name]
+        self.scored.eval()
         with torch.inference_mode():
-            flip = torch.tensor([-1.0, 1.0, 1.0])
-            logits = []
-            for s in range(0, len(labels), 1024):
-                p, b = points[s:s + 1024], blend[s:s + 1024]
-                probs = torch.softmax(m(p, b), 1) + torch.softmax(m(p[:, m.point_mirror] * flip, b[:, m.blend_mirror]), 1)
-                logits.append(torch.log(probs / 2))
-            logp = torch.cat(logits)
+            logp = torch.cat([torch.log(self.scored.probabilities(*(t[s:s + 1024] for t in inputs)))
+                              for s in range(0, len(labels), 1024)])
             loss = float(torch.nn.functional.nll_loss(logp, labels))
         y_true, y_pred = labels.numpy(), logp.argmax(1).numpy()
         metrics = classification_metrics(y_true, y_pred)
@@ -230,7 +239,7 @@ class _Run:
     def _train_epoch(self, epoch: int) -> tuple[float, float]:
         torch, cfg, m = self.torch, self.cfg, self.model
         g = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
-        points, blend, labels = self.tensors["train"]
+        points, blend, ref_points, ref_blend, has_ref, labels = self.tensors["train"]
         order = torch.multinomial(self.sample_weights, len(labels), replacement=True, generator=g)
         total_steps = self.steps_per_epoch * cfg.epochs
         warmup = self.steps_per_epoch * cfg.warmup_epochs
@@ -240,25 +249,36 @@ class _Run:
             if self.stop is not None and self.stop.is_set():
                 raise _Stopped
             idx = order[s:s + cfg.batch_size]
-            p = points[idx]
-            if cfg.augment.identity_swap > 0:  # same expression, someone else's face shape
+            p, r = points[idx], ref_points[idx]
+            if cfg.augment.identity_swap > 0:  # same expression, someone else's face shape (and reference)
                 swap = (torch.rand(len(idx), generator=g) < cfg.augment.identity_swap).float()[:, None, None]
                 donors = torch.randint(len(labels), (len(idx),), generator=g)
-                p = p + swap * (self.identity[donors] - self.identity[idx])
-            p, b = augment_batch_for(m, p, blend[idx], cfg.augment, g)
+                offset = swap * (self.identity[donors] - self.identity[idx])
+                p, r = p + offset, r + offset
+            known = has_ref[idx] & (torch.rand(len(idx), generator=g) >= cfg.augment.reference_drop)
+            p, b, r, rb = augment_batch_for(m, p, blend[idx], r, ref_blend[idx], cfg.augment, g)
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr * _lr_factor(self.state["step"], warmup, total_steps)
-            logits = m(p, b)
+            logits = m(p, b, r, rb, known)
             loss = self.loss_fn(logits, labels[idx])
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
             self.optimizer.step()
             self.state["step"] += 1
+            if self.scored is not m:
+                self._average()
             loss_sum += loss.item() * len(idx)
             correct += float((logits.argmax(1) == labels[idx]).sum())
             seen += len(idx)
         return loss_sum / seen, correct / seen
+
+    def _average(self) -> None:
+        step = self.state["step"]
+        decay = min(self.cfg.ema, (1 + step) / (10 + step))  # short memory at first, when early weights are poor
+        with self.torch.no_grad():
+            for avg, cur in zip(self.scored.parameters(), self.model.parameters()):
+                avg.lerp_(cur, 1.0 - decay)
 
     def run(self, resume: bool) -> tuple[dict, bool]:
         """Train to the end, to early stopping or to a stop; returns (final metrics, cancelled)."""
@@ -276,7 +296,7 @@ class _Run:
                 best = val["macro_f1"] > self.state["best_f1"]
                 if best:
                     self.state["best_f1"], self.state["best_epoch"] = val["macro_f1"], epoch
-                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                    self.best_state = {k: v.detach().clone() for k, v in self.scored.state_dict().items()}
                     self._save_model({"validation": _short(val)}, complete=False)
                 if epoch - self.state["best_epoch"] >= cfg.patience:
                     self.state["done"] = True
@@ -293,7 +313,7 @@ class _Run:
             cancelled = True
         if self.best_state is None:
             return {}, True
-        self.model.load_state_dict(self.best_state)
+        self.scored.load_state_dict(self.best_state)
         _, val = self._evaluate("val")
         metrics = {"validation": _short(val)}
         self.validation = val  # the full metrics, for a run without a test part
@@ -309,7 +329,7 @@ class _Run:
     def _save_model(self, metrics: dict, complete: bool) -> None:
         from .checkpoint import save_checkpoint
 
-        model = self.model
+        model = self.scored
         if self.best_state is not None and not complete:
             # the current weights may be past the best epoch; save the best without disturbing training
             from .model import ExpressionTransformer
@@ -336,10 +356,18 @@ class _Run:
         })
 
 
-def augment_batch_for(model, points, blend, aug: Augment, generator):  # noqa: ANN001, ANN201
+def augment_batch_for(model, points, blend, ref_points, ref_blend, aug: Augment, generator):  # noqa: ANN001, ANN201
+    """The same random mirror, rotation and scale for each face and its reference (they are one person), by
+    augmenting them side by side as one face of twice the points."""
+    import torch
+
     from .features import augment_batch
 
-    return augment_batch(points, blend, model.mean_points, model.point_mirror, model.blend_mirror, aug, generator)
+    n_p, n_b = points.shape[1], blend.shape[1]
+    p, b = augment_batch(torch.cat([points, ref_points], 1), torch.cat([blend, ref_blend], 1),
+                         model.mean_points.repeat(2, 1), torch.cat([model.point_mirror, model.point_mirror + n_p]),
+                         torch.cat([model.blend_mirror, model.blend_mirror + n_b]), aug, generator)
+    return p[:, :n_p], b[:, :n_b], p[:, n_p:], b[:, n_b:]
 
 
 def _short(metrics: dict) -> dict:

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from emotui.features import (
+    REFERENCE_MIN_FACES,
     Augment,
+    ReferenceTracker,
     augment_batch,
     blendshape_mirror_map,
     canonical_points,
@@ -16,6 +18,7 @@ from emotui.features import (
     face_aspect,
     load_features,
     mirror_map,
+    person_references,
 )
 from emotui.landmarker import BLENDSHAPE_NAMES, Landmarker, read_image
 
@@ -104,3 +107,31 @@ def test_augmentation_is_seeded_and_mirroring_twice_is_identity(ck_subset_featur
     once = augment_batch(points, blend, mean, pm, bm, flip_only)
     twice = augment_batch(*once, mean, pm, bm, flip_only)
     assert torch.allclose(twice[0], points) and torch.allclose(twice[1], blend)
+
+
+def test_person_references_average_each_persons_faces_without_labels(ck_subset_features):
+    fs = load_features([ck_subset_features])
+    person = fs.subjects == fs.subjects[0]
+    assert fs.has_ref[person].all() and person.sum() >= REFERENCE_MIN_FACES
+    assert np.allclose(fs.ref_points[person], fs.points[person].mean(0), atol=1e-5)
+    assert np.allclose(fs.ref_blend[person], fs.blendshapes[person].mean(0), atol=1e-6)
+    # a person seen fewer than REFERENCE_MIN_FACES times has none
+    few = np.concatenate([np.flatnonzero(person)[: REFERENCE_MIN_FACES - 1], np.flatnonzero(~person)])
+    ref_p, ref_b, has_ref = person_references(fs.points[few], fs.blendshapes[few], fs.subjects[few])
+    assert not has_ref[: REFERENCE_MIN_FACES - 1].any() and has_ref[REFERENCE_MIN_FACES - 1:].all()
+    assert not ref_p[: REFERENCE_MIN_FACES - 1].any()
+
+
+def test_reference_tracker_is_the_running_mean_of_each_track(ck_subset_features):
+    fs = load_features([ck_subset_features])
+    a, b = np.flatnonzero(fs.subjects == fs.subjects[0])[:4], np.flatnonzero(fs.subjects != fs.subjects[0])[:4]
+    tracker = ReferenceTracker()
+    for n in range(4):
+        rows = [a[n], b[n]]
+        ref_p, ref_b, has_ref = tracker.references([1, 2], fs.points[rows], fs.blendshapes[rows])
+        assert has_ref.tolist() == [n + 1 >= REFERENCE_MIN_FACES] * 2
+        if has_ref[0]:
+            assert np.allclose(ref_p[0], fs.points[a[: n + 1]].mean(0), atol=1e-5)
+            assert np.allclose(ref_b[1], fs.blendshapes[b[: n + 1]].mean(0), atol=1e-6)
+    tracker.forget([1])
+    assert not tracker.references([1], fs.points[a[:1]], fs.blendshapes[a[:1]])[2].any()

@@ -149,16 +149,17 @@ def test_the_classifier_overlaps_the_next_frame_only_without_an_interval(interva
     frame order with one row per frame. With an interval, each analysed frame is logged before the next is taken."""
     from emotui import monitor
 
-    steps, threads = [], set()
-    detect, predict = monitor._Watch.detect, predictor.predict
+    steps, threads, calibrated = [], set(), []
+    detect, predict = monitor._Watch.detect, predictor.predict_arrays
 
     def recording_detect(self, frame):
         steps.append(("detect", frame.index))
         return detect(self, frame)
 
-    def recording_predict(faces):
+    def recording_predict(points, blend, ref_points, ref_blend, has_ref):
         threads.add(threading.current_thread().name)
-        return predict(faces)
+        calibrated.append(has_ref.tolist())
+        return predict(points, blend, ref_points, ref_blend, has_ref)
 
     take = monitor._Handoff.take
 
@@ -170,7 +171,7 @@ def test_the_classifier_overlaps_the_next_frame_only_without_an_interval(interva
 
     monkeypatch.setattr(monitor._Handoff, "take", recording_take)
     monkeypatch.setattr(monitor._Watch, "detect", recording_detect)
-    monkeypatch.setattr(predictor, "predict", recording_predict)
+    monkeypatch.setattr(predictor, "predict_arrays", recording_predict)
     predictions = []
 
     def logged(event):
@@ -186,6 +187,8 @@ def test_the_classifier_overlaps_the_next_frame_only_without_an_interval(interva
     assert [p.frame for p in predictions] == analysed == sorted(analysed)
     assert [r[2] for r in store.rows(session=summary.session)] == analysed  # one row per frame, in order
     assert threads and all(name.startswith("emotui-classify") for name in threads)
+    # one face, one track: its own mean face becomes its person reference from the third frame on
+    assert calibrated[:3] == [[False], [False], [True]] and all(c == [True] for c in calibrated[2:])
     if interval:  # logged before the next frame is even taken: no frame waits for another
         assert all(steps.index(("log", i)) < steps.index(("take", i + 1)) for i in analysed[:-1])
     else:

@@ -78,6 +78,7 @@ def test_evaluate_json_counts_faces_and_no_face_images(ck_subset_features, tmp_p
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
     assert data["n_images"] == len(rows) and data["n_no_face"] == 1
+    assert data["n_with_reference"] == len(rows) - 1  # every ckplus48 person here has several faces
     assert data["classes"] == list(CLASSES)
     cm = np.array(data["confusion_matrix"])
     assert cm.shape == (8, 8) and cm.sum() == len(rows) - 1
@@ -97,3 +98,28 @@ def test_evaluate_a_dataset_directory():
     else:
         assert res.exit_code == 0, res.output
         assert json.loads(res.stdout)["n_images"] > 0
+
+
+def test_predict_same_person_judges_faces_against_their_mean():
+    """Several photos of one ckplus48 person: with --same-person each face is classified against the mean of
+    them all, exactly as the monitor does for a track; without it, each on its own."""
+    import csv
+
+    from emotui.features import face_arrays, person_references
+
+    with open(DATASETS / "ckplus48" / "manifest.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["subject"] == "S010"]
+    picks = [next(r for r in rows if r["label"] == label) for label in ("neutral", "anger", "happy", "surprise")]
+    images = [DATASETS / "ckplus48" / r["file"] for r in picks]
+    alone = json.loads(CliRunner().invoke(cli, ["predict", *map(str, images), "--json"]).stdout)
+    res = CliRunner().invoke(cli, ["predict", *map(str, images), "--same-person", "--json"])
+    assert res.exit_code == 0, res.output
+    together = json.loads(res.stdout)
+    with Landmarker() as landmarker:
+        faces = [landmarker.detect(read_image(path))[0] for path in images]
+    points, blend = face_arrays(faces)
+    expected = Predictor.load().predict_arrays(points, blend, *person_references(points, blend, np.zeros(len(faces))))
+    got = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in together["images"]])
+    assert np.allclose(got, expected, atol=1e-5)
+    before = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in alone["images"]])
+    assert np.abs(got - before).max() > 0.01  # the reference changed what the model saw

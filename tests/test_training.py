@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from emotui.cli import cli
 from emotui.errors import DatasetError
 from emotui.events import EpochMetrics, Finished
-from emotui.features import load_features
+from emotui.features import FEATURE_SPEC_VERSION, load_features
 from emotui.labels import CLASSES
 from emotui.predictor import Predictor
 from emotui.splits import subject_folds, subject_split
@@ -93,7 +93,7 @@ def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
     config = json.loads((out / "config.json").read_text())
     split = config["training"]["split"]
     assert split["test"]["faces"] == result.metrics["n"] and config["complete"]
-    assert config["training"]["data"][0]["sha256"] and config["feature_spec"]["version"] == 1
+    assert config["training"]["data"][0]["sha256"] and config["feature_spec"]["version"] == FEATURE_SPEC_VERSION
     assert config["parameters"] <= 1_000_000
     assert not (out / "resume").exists()
     fs = load_features([ck_subset_features])

@@ -6,37 +6,48 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
+
+from ..features import REFERENCE_MIN_FACES
 
 
 @click.command(name="predict")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
 @click.option("--max-faces", default=4, show_default=True, type=click.IntRange(1), help="Most faces per image.")
+@click.option("--same-person", is_flag=True,
+              help="The images show one person: judge each face against the mean of the largest faces "
+                   f"(used from {REFERENCE_MIN_FACES} images on), as the monitor does for a tracked face.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every image and face.")
-def predict(images, model_dir, max_faces, as_json) -> None:  # noqa: ANN001
+def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa: ANN001
     """Label, the 8 probabilities and the bounding box of each face (largest first)."""
     from ..errors import ImageReadError
     from ..landmarker import Landmarker, read_image
     from ..predictor import Predictor
 
     predictor = Predictor.load(model_dir)
-    results, failed = [], 0
+    detected, failed = [], 0
     with Landmarker(max_faces=max_faces) as landmarker:
         for path in images:
             try:
-                faces = landmarker.detect(read_image(path))
+                detected.append((path, landmarker.detect(read_image(path)), None))
             except ImageReadError as exc:
                 failed += 1
-                results.append({"path": str(path), "faces": [], "error": str(exc)})
+                detected.append((path, [], str(exc)))
                 click.echo(f"emotui: error: {exc}", err=True)
-                continue
-            probs = predictor.predict(faces)
-            results.append({"path": str(path), "error": None, "faces": [
-                {"label": predictor.classes[int(p.argmax())], "confidence": float(p.max()),
-                 "probabilities": {c: round(float(v), 6) for c, v in zip(predictor.classes, p)},
-                 "bbox": [round(float(v), 1) for v in face.bbox]}
-                for face, p in zip(faces, probs)
-            ]})
+    reference = _person_reference([faces[0] for _, faces, _ in detected if faces]) if same_person else None
+    results = []
+    for path, faces, error in detected:
+        refs = None
+        if reference is not None and faces:
+            refs = tuple(np.repeat(part[None], len(faces), axis=0) for part in reference)
+        probs = predictor.predict(faces, refs) if faces else []
+        results.append({"path": str(path), "error": error, "faces": [
+            {"label": predictor.classes[int(p.argmax())], "confidence": float(p.max()),
+             "probabilities": {c: round(float(v), 6) for c, v in zip(predictor.classes, p)},
+             "bbox": [round(float(v), 1) for v in face.bbox]}
+            for face, p in zip(faces, probs)
+        ]})
     if as_json:
         click.echo(json.dumps({"model": predictor.model_id, "classes": list(predictor.classes), "images": results}))
     else:
@@ -52,3 +63,14 @@ def predict(images, model_dir, max_faces, as_json) -> None:  # noqa: ANN001
                 click.echo(f"{item['path']} face {i}: {face['label']} {face['confidence']:.2f} ({others}) bbox {bbox}")
     if failed:  # each unreadable image was reported on stderr; the others were still predicted
         raise SystemExit(1)
+
+
+def _person_reference(faces: list) -> tuple | None:
+    """(ref_points, ref_blend, has_ref) of one person from their faces, or None below REFERENCE_MIN_FACES."""
+    from ..features import face_arrays, person_references
+
+    if len(faces) < REFERENCE_MIN_FACES:
+        return None
+    points, blend = face_arrays(faces)
+    ref_p, ref_b, has_ref = person_references(points, blend, np.zeros(len(faces)))
+    return ref_p[0], ref_b[0], has_ref[0]

@@ -26,4 +26,6 @@ def metrics_table(metrics: dict) -> Group:
     if "accuracy_all" in metrics:
         summary.add_row("accuracy, no-face images as errors", f"{metrics['accuracy_all']:.3f}")
         summary.add_row("images / without a face", f"{metrics['n_images']} / {metrics['n_no_face']}")
+    if "n_with_reference" in metrics:
+        summary.add_row("faces judged against their person's reference", f"{metrics['n_with_reference']}")
     return Group(summary, per_class, confusion)
