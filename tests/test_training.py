@@ -101,6 +101,10 @@ def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
     probs = predictor.predict_arrays(fs.points, fs.blendshapes)
     assert probs.shape == (len(fs), 8) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert np.array_equal(probs, Predictor.load(out).predict_arrays(fs.points, fs.blendshapes))
+    refs = (fs.ref_points, fs.ref_blend, fs.has_ref)
+    with_refs = predictor.predict_arrays(fs.points, fs.blendshapes, *refs)
+    assert np.array_equal(with_refs, Predictor.load(out).predict_arrays(fs.points, fs.blendshapes, *refs))
+    assert np.abs(with_refs - probs).max() > 0.01  # the model uses the reference
 
 
 def test_stop_keeps_the_best_model_and_resume_continues(ck_subset_features, tmp_path):
