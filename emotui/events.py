@@ -72,6 +72,7 @@ class Prediction:
     uncertain: bool = False
     landmarks: Any = None  # (478, 3) array for the landmark preview; never logged
     source_ms: float | None = None  # the frame's time in its source (a video's own clock; ms since open if live)
+    calibrated: bool | None = None  # judged against its track's own mean face (from the track's 3rd face on)
 
 
 @dataclass(frozen=True, slots=True)

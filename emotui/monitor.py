@@ -388,19 +388,19 @@ class _Watch:
         probs = self.classifier.submit(self._classify, faces, ids, retired) if faces or retired else None
         return _Pending(frame, faces, ids, retired, probs, t0, (t1 - t0) * 1000.0)
 
-    def _classify(self, faces, ids, retired) -> tuple[np.ndarray, float]:
-        """In the classifier thread (which alone touches the references): probabilities in CLASSES order, and the
-        ms it took (its own, not the wait)."""
+    def _classify(self, faces, ids, retired) -> tuple[np.ndarray, float, np.ndarray]:
+        """In the classifier thread (which alone touches the references): probabilities in CLASSES order, the ms it
+        took (its own, not the wait), and which faces had their track's reference."""
         t0 = time.perf_counter()
         self.references.forget(retired)
         if not faces:
-            return np.zeros((0, len(CLASSES))), 0.0
+            return np.zeros((0, len(CLASSES))), 0.0, np.zeros(0, dtype=bool)
         points, blend = face_arrays(faces)
         refs = self.references.references(ids, points, blend)
         probs = np.asarray(self.predictor.predict_arrays(points, blend, *refs), dtype=np.float64)[:, self.order]
         # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
         probs /= probs.sum(axis=1, keepdims=True)
-        return probs, (time.perf_counter() - t0) * 1000.0
+        return probs, (time.perf_counter() - t0) * 1000.0, refs[2]
 
     @staticmethod
     def discard(pending: _Pending | None) -> None:
@@ -414,18 +414,19 @@ class _Watch:
         if pending is None:
             return None
         frame, faces, ids = pending.frame, pending.faces, pending.ids
-        probs, classify_ms = pending.probs.result() if pending.probs is not None else (None, 0.0)
+        probs, classify_ms, calibrated = pending.probs.result() if pending.probs is not None else (None, 0.0, None)
         for gone in pending.retired:
             self.smoother.forget(gone)
         records = []
-        for face, track, raw in zip(faces, ids, probs if faces else []):
+        for face, track, raw, known in zip(faces, ids, probs if faces else [], calibrated if faces else []):
             smoothed = self.smoother.update(track, raw)
             best = int(np.argmax(smoothed))
             records.append(dict(track=track, label=CLASSES[best], confidence=float(smoothed[best]),
                                 probabilities=dict(zip(CLASSES, map(float, raw))),
                                 smoothed=dict(zip(CLASSES, map(float, smoothed))),
                                 bbox=tuple(float(v) for v in face.bbox),
-                                uncertain=bool(smoothed[best] < self.uncertain_below), landmarks=face.landmarks))
+                                uncertain=bool(smoothed[best] < self.uncertain_below), landmarks=face.landmarks,
+                                calibrated=bool(known)))
         if not records:
             records.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
         t3 = time.perf_counter()
@@ -457,7 +458,7 @@ class _Pending:
     faces: list
     ids: list[int]  # track of each face
     retired: list[int]  # tracks that ended with this frame
-    probs: Future | None  # -> (probabilities, classify ms); None without a face or retired track
+    probs: Future | None  # -> (probabilities, classify ms, calibrated); None without a face or retired track
     started: float  # perf_counter when its analysis began
     landmarks_ms: float
 

@@ -54,6 +54,7 @@ def test_every_frame_of_a_video_gets_a_prediction(pexels, store):
         assert set(p.latency_ms) == {"capture", "landmarks", "classify", "total"}
         assert p.latency_ms["total"] >= p.latency_ms["landmarks"] > 0
         assert p.landmarks.shape == (478, 3) and p.session == summary.session
+        assert p.calibrated == (p.frame >= 2)  # the track's reference from its third face on
     assert len({p.label for p in predictions}) > 1  # the expression changes over the clip
     assert isinstance(events[0], SourceState) and events[0].state == "open"
     assert isinstance(events[-1], Finished) and events[-1].summary["frames_analysed"] == 472

@@ -47,6 +47,8 @@ def test_watch_json_prints_a_prediction_for_every_frame(pexels_json):
         assert r["label"] in CLASSES and list(r["probabilities"]) == list(CLASSES)
         assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-6)
         assert len(r["bbox"]) == 4 and r["latency_ms"]["total"] > 0
+    # the track's own mean face is its reference from its third face on
+    assert [r["calibrated"] for r in lines[:4]] == [False, False, True, True] and all(r["calibrated"] for r in lines[2:])
     assert "ended (source ended): 472 frames analysed" in watched.stderr
 
 

@@ -27,6 +27,7 @@ def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
     return {
         "time": p.time, "session": p.session, "frame": p.frame, "source_ms": p.source_ms, "track": p.track,
         "label": p.label, "confidence": p.confidence if face else None, "uncertain": p.uncertain if face else None,
+        "calibrated": p.calibrated if face else None,
         "probabilities": p.probabilities if face else None, "smoothed": p.smoothed if face else None,
         "bbox": list(p.bbox) if p.bbox is not None else None, "latency_ms": p.latency_ms,
     }

@@ -191,7 +191,8 @@ class MonitorPane(JobPane):
             self.query_one("#probs", ProbabilityBars).show(None)
         else:
             self.query_one("#big-label", FixedText).update(
-                f"{p.label.upper()}  {p.confidence:.0%}{'  (uncertain)' if p.uncertain else ''}")
+                f"{p.label.upper()}  {p.confidence:.0%}{'  (uncertain)' if p.uncertain else ''}"
+                f"{'  calibrating' if p.calibrated is False else ''}")
             self.query_one("#probs", ProbabilityBars).show(p.smoothed or p.probabilities)
         if not self.stopping:
             self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
