@@ -123,3 +123,6 @@ def test_predict_same_person_judges_faces_against_their_mean():
     assert np.allclose(got, expected, atol=1e-5)
     before = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in alone["images"]])
     assert np.abs(got - before).max() > 0.01  # the reference changed what the model saw
+    two = CliRunner().invoke(cli, ["predict", *map(str, images[:2]), "--same-person", "--json"])
+    assert two.exit_code == 0 and "needs faces in 3 images, found 2" in two.stderr
+    assert json.loads(two.stdout)["images"] == alone["images"][:2]

@@ -35,7 +35,13 @@ def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa
                 failed += 1
                 detected.append((path, [], str(exc)))
                 click.echo(f"emotui: error: {exc}", err=True)
-    reference = _person_reference([faces[0] for _, faces, _ in detected if faces]) if same_person else None
+    reference = None
+    if same_person:
+        largest = [faces[0] for _, faces, _ in detected if faces]
+        reference = _person_reference(largest)
+        if reference is None:
+            click.echo(f"emotui: note: --same-person needs faces in {REFERENCE_MIN_FACES} images, found "
+                       f"{len(largest)}: each face is judged on its own", err=True)
     results = []
     for path, faces, error in detected:
         refs = None
