@@ -16,6 +16,16 @@ from pathlib import Path
 import numpy as np
 
 
+def regression_inputs(fs, idx: np.ndarray, mean: np.ndarray) -> np.ndarray:  # noqa: ANN001
+    """The transformer's inputs as one row per face: landmarks minus `mean`, blendshapes, both relative to the
+    person's reference (zero without one) and the reference flag."""
+    known = fs.has_ref[idx].astype(np.float32)
+    delta = (fs.points[idx] - fs.ref_points[idx]) * known[:, None, None]
+    return np.hstack([(fs.points[idx] - mean).reshape(len(idx), -1), fs.blendshapes[idx],
+                      delta.reshape(len(idx), -1), (fs.blendshapes[idx] - fs.ref_blend[idx]) * known[:, None],
+                      known[:, None]])
+
+
 def logistic_regression_cv(fs, folds: list[np.ndarray]) -> tuple[list[dict], float]:  # noqa: ANN001
     """The transformer's inputs, flattened and standardised: pose-free landmarks (minus the training mean face),
     blendshapes, and both relative to the person's reference with its flag; class-balanced."""
@@ -25,22 +35,15 @@ def logistic_regression_cv(fs, folds: list[np.ndarray]) -> tuple[list[dict], flo
 
     from emotui.evaluation import classification_metrics
 
-    def design(idx: np.ndarray, mean: np.ndarray) -> np.ndarray:
-        known = fs.has_ref[idx].astype(np.float32)
-        delta = (fs.points[idx] - fs.ref_points[idx]) * known[:, None, None]
-        return np.hstack([(fs.points[idx] - mean).reshape(len(idx), -1), fs.blendshapes[idx],
-                          delta.reshape(len(idx), -1), (fs.blendshapes[idx] - fs.ref_blend[idx]) * known[:, None],
-                          known[:, None]])
-
     results, fit_seconds = [], 0.0
     for test in folds:
         train = np.setdiff1d(np.arange(len(fs)), test)
         mean = fs.points[train].mean(0)
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000, class_weight="balanced"))
         started = time.perf_counter()
-        clf.fit(design(train, mean), fs.labels[train])
+        clf.fit(regression_inputs(fs, train, mean), fs.labels[train])
         fit_seconds += time.perf_counter() - started
-        results.append(classification_metrics(fs.labels[test], clf.predict(design(test, mean))))
+        results.append(classification_metrics(fs.labels[test], clf.predict(regression_inputs(fs, test, mean))))
     return results, fit_seconds / len(folds)
 
 
@@ -75,7 +78,7 @@ def latency(model_dir: Path, fs, repeats: int = 300) -> dict[str, tuple[float, f
     with torch.inference_mode():
         bare = timed(lambda: predictor.model(*inputs))
     full = timed(lambda: predictor.predict_arrays(points, blend, *refs))
-    x = np.hstack([fs.points.reshape(len(fs), -1), fs.blendshapes, fs.points.reshape(len(fs), -1), fs.blendshapes])
+    x = regression_inputs(fs, np.arange(len(fs)), fs.points.mean(0))
     clf = LogisticRegression(max_iter=2000).fit(x[:400], fs.labels[:400])
     baseline = timed(lambda: clf.predict_proba(x[:1]))
     return {"predictor": full, "model": bare, "logistic regression": baseline}

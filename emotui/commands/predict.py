@@ -72,11 +72,10 @@ def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa
 
 
 def _person_reference(faces: list) -> tuple | None:
-    """(ref_points, ref_blend, has_ref) of one person from their faces, or None below REFERENCE_MIN_FACES."""
+    """(ref_points, ref_blend, has_ref) of one person from their faces, or None with too few of them."""
     from ..features import face_arrays, person_references
 
-    if len(faces) < REFERENCE_MIN_FACES:
+    if not faces:
         return None
-    points, blend = face_arrays(faces)
-    ref_p, ref_b, has_ref = person_references(points, blend, np.zeros(len(faces)))
-    return ref_p[0], ref_b[0], has_ref[0]
+    ref_p, ref_b, has_ref = person_references(*face_arrays(faces), np.zeros(len(faces)))
+    return (ref_p[0], ref_b[0], has_ref[0]) if has_ref[0] else None
