@@ -110,6 +110,22 @@ def test_letters_type_into_a_focused_field_and_escape_gives_the_keys_back():
     run(scenario())
 
 
+def test_every_field_fits_an_80_column_terminal():
+    async def scenario() -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            for pane in ("extract", "train", "monitor"):
+                app.action_show_pane(pane)
+                await pilot.pause(0.1)
+                fields = [w for row in app.query(".fields") if row.display for w in row.children]
+                assert fields, pane
+                for widget in fields:
+                    if widget.region.width:  # only the active pane is laid out
+                        assert widget.region.right <= 80, (pane, widget, widget.region)
+
+    run(scenario())
+
+
 def test_pressing_the_key_again_stops_the_job_and_keeps_what_was_done():
     async def scenario() -> None:
         app = make_app(StandIns(delay=0.05))
