@@ -16,19 +16,22 @@ from pathlib import Path
 import numpy as np
 
 
-def regression_inputs(fs, idx: np.ndarray, mean: np.ndarray) -> np.ndarray:  # noqa: ANN001
+def regression_inputs(fs, idx: np.ndarray, mean: np.ndarray, reference: bool = True) -> np.ndarray:  # noqa: ANN001
     """The transformer's inputs as one row per face: landmarks minus `mean`, blendshapes, both relative to the
-    person's reference (zero without one) and the reference flag."""
+    person's reference (zero without one) and the reference flag. Without `reference`: the face's own features
+    only, as in the features file."""
+    own = [(fs.points[idx] - mean).reshape(len(idx), -1), fs.blendshapes[idx]]
+    if not reference:
+        return np.hstack(own)
     known = fs.has_ref[idx].astype(np.float32)
     delta = (fs.points[idx] - fs.ref_points[idx]) * known[:, None, None]
-    return np.hstack([(fs.points[idx] - mean).reshape(len(idx), -1), fs.blendshapes[idx],
-                      delta.reshape(len(idx), -1), (fs.blendshapes[idx] - fs.ref_blend[idx]) * known[:, None],
+    return np.hstack([*own, delta.reshape(len(idx), -1), (fs.blendshapes[idx] - fs.ref_blend[idx]) * known[:, None],
                       known[:, None]])
 
 
-def logistic_regression_cv(fs, folds: list[np.ndarray]) -> tuple[list[dict], float]:  # noqa: ANN001
-    """The transformer's inputs, flattened and standardised: pose-free landmarks (minus the training mean face),
-    blendshapes, and both relative to the person's reference with its flag; class-balanced."""
+def logistic_regression_cv(fs, folds: list[np.ndarray], reference: bool = True) -> tuple[list[dict], float]:  # noqa: ANN001
+    """regression_inputs flattened and standardised, class-balanced: with `reference`, all the transformer's
+    inputs; without, each face's own features."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -41,9 +44,9 @@ def logistic_regression_cv(fs, folds: list[np.ndarray]) -> tuple[list[dict], flo
         mean = fs.points[train].mean(0)
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.1, max_iter=3000, class_weight="balanced"))
         started = time.perf_counter()
-        clf.fit(regression_inputs(fs, train, mean), fs.labels[train])
+        clf.fit(regression_inputs(fs, train, mean, reference), fs.labels[train])
         fit_seconds += time.perf_counter() - started
-        results.append(classification_metrics(fs.labels[test], clf.predict(regression_inputs(fs, test, mean))))
+        results.append(classification_metrics(fs.labels[test], clf.predict(regression_inputs(fs, test, mean, reference))))
     return results, fit_seconds / len(folds)
 
 
@@ -104,6 +107,7 @@ def main() -> None:
         fs = load_features([path])
         folds = subject_folds(fs.labels, fs.subjects, args.folds, seed=0)
         lr_results, lr_fit = logistic_regression_cv(fs, folds)
+        lr_own, _ = logistic_regression_cv(fs, folds, reference=False)
         epochs: list[EpochMetrics] = []
         started = time.perf_counter()
         result = run_training([path], work / path.stem, epochs=args.epochs, folds=args.folds, seed=0,
@@ -113,9 +117,11 @@ def main() -> None:
               f"transformer {args.model_size}, up to {args.epochs} epochs, batch {args.batch_size}, lr {args.lr}")
         for key in ("accuracy", "macro_f1"):
             t_mean, t_std = _mean_std(result.folds, key)
-            l_mean, l_std = _mean_std(lr_results, key)
-            print(f"  {key:9s} transformer {t_mean:.3f} ± {t_std:.3f}   logistic regression {l_mean:.3f} ± {l_std:.3f}"
-                  f"   difference {100 * (t_mean - l_mean):+.1f} points   ratio {t_mean / l_mean:.3f}")
+            print(f"  {key:9s} transformer {t_mean:.3f} ± {t_std:.3f}")
+            for name, lr in (("on the same inputs", lr_results), ("on each face's own features", lr_own)):
+                l_mean, l_std = _mean_std(lr, key)
+                print(f"  {'':9s} logistic regression {name:28s} {l_mean:.3f} ± {l_std:.3f}   transformer "
+                      f"{100 * (t_mean - l_mean):+.1f} points, ratio {t_mean / l_mean:.3f}")
         epoch_s = float(np.mean([e.seconds for e in epochs]))
         print(f"  training: {epoch_s:.2f} s per epoch (mean of {len(epochs)}), {wall:.0f} s for all folds; "
               f"logistic regression fit {lr_fit:.2f} s per fold; epoch / LR fit = {epoch_s / lr_fit:.2f}")

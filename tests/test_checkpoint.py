@@ -37,6 +37,14 @@ def test_the_shipped_model_fits_the_budget():
     assert all(src["sha256"] for src in config["training"]["data"])
 
 
+def test_the_model_card_describes_the_shipped_weights():
+    _, config, checksum = load_checkpoint(default_model_dir())
+    card = (default_model_dir() / "MODEL_CARD.md").read_text()
+    assert f"sha256 `{checksum[:16]}" in card and f"{config['parameters']:,} parameters" in card
+    test = config["metrics"]["test"]
+    assert f"accuracy **{test['accuracy']:.3f}**, macro-F1 **{test['macro_f1']:.3f}**" in card
+
+
 def test_save_and_reload_give_identical_predictions(tmp_path, ck_subset_features):
     fs = load_features([ck_subset_features])
     model = ExpressionTransformer(Architecture.of_size("tiny"))
