@@ -328,6 +328,7 @@ class _Run:
 
     def _save_model(self, metrics: dict, complete: bool) -> None:
         from .checkpoint import save_checkpoint
+        from .model_card import write_card
 
         model = self.scored
         if self.best_state is not None and not complete:
@@ -337,7 +338,7 @@ class _Run:
             model = ExpressionTransformer(self.model.arch)
             model.load_state_dict(self.best_state)
         fs = self.fs
-        save_checkpoint(model, self.out, {
+        full = save_checkpoint(model, self.out, {
             "complete": complete,
             "metrics": metrics,
             "normalisation": {"points": "(points - mean_points) / point_scale, both (478 x 3) buffers in the weights, "
@@ -354,6 +355,7 @@ class _Run:
                 "history": self.state["history"],
             },
         })
+        write_card(self.out, full)
 
 
 def augment_batch_for(model, points, blend, ref_points, ref_blend, aug: Augment, generator):  # noqa: ANN001, ANN201

@@ -12,6 +12,7 @@ import pytest
 
 from emotui.checkpoint import load_checkpoint, save_checkpoint
 from emotui.config import default_model_dir
+from emotui.model_card import CARD, NOTES, render_card
 from emotui.errors import CheckpointError
 from emotui.features import load_features
 from emotui.model import Architecture, ExpressionTransformer, count_parameters
@@ -39,10 +40,11 @@ def test_the_shipped_model_fits_the_budget():
 
 def test_the_model_card_describes_the_shipped_weights():
     _, config, checksum = load_checkpoint(default_model_dir())
-    card = (default_model_dir() / "MODEL_CARD.md").read_text()
-    assert f"sha256 `{checksum[:16]}" in card and f"{config['parameters']:,} parameters" in card
+    card = (default_model_dir() / CARD).read_text()
+    assert card == render_card(config, (default_model_dir() / NOTES).read_text())  # regenerated with the weights
     test = config["metrics"]["test"]
-    assert f"accuracy **{test['accuracy']:.3f}**, macro-F1 **{test['macro_f1']:.3f}**" in card
+    assert f"sha256 `{checksum[:16]}" in card and f"accuracy **{test['accuracy']:.3f}**" in card
+    assert "research and evaluation only" in card  # the data's terms, from the hand-written notes
 
 
 def test_save_and_reload_give_identical_predictions(tmp_path, ck_subset_features):

@@ -96,6 +96,9 @@ def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
     assert config["training"]["data"][0]["sha256"] and config["feature_spec"]["version"] == FEATURE_SPEC_VERSION
     assert config["parameters"] <= 1_000_000
     assert not (out / "resume").exists()
+    card = (out / "MODEL_CARD.md").read_text()
+    assert f"accuracy **{result.metrics['accuracy']:.3f}**" in card and config["weights_sha256"][:16] in card
+    assert card.count("\n| contempt |") == 2 and "stopped before the end" not in card  # per class, confusion matrix
     fs = load_features([ck_subset_features])
     predictor = Predictor.load(out)
     probs = predictor.predict_arrays(fs.points, fs.blendshapes)
@@ -121,6 +124,7 @@ def test_stop_keeps_the_best_model_and_resume_continues(ck_subset_features, tmp_
     assert first.cancelled and isinstance(seen[-1], Finished) and seen[-1].cancelled
     assert json.loads((out / "config.json").read_text())["complete"] is False
     Predictor.load(out)  # the best model so far is a usable model
+    assert "stopped before the end" in (out / "MODEL_CARD.md").read_text()
     assert (out / "resume" / "state.json").is_file()
     resumed = []
     second = run_training([ck_subset_features], out, epochs=5, model_size="tiny", seed=2, resume=True,
@@ -128,6 +132,7 @@ def test_stop_keeps_the_best_model_and_resume_continues(ck_subset_features, tmp_
     assert not second.cancelled
     assert [e.epoch for e in resumed if isinstance(e, EpochMetrics)][0] == 3
     assert json.loads((out / "config.json").read_text())["complete"] is True
+    assert "stopped before the end" not in (out / "MODEL_CARD.md").read_text()
 
 
 def test_train_cli_with_folds_prints_mean_and_std(ck_subset_features, tmp_path):
@@ -207,3 +212,4 @@ def test_a_tiny_dataset_trains_with_defaults_and_reports_validation_figures(kagg
     assert np.array(summary["confusion_matrix"]).sum() == summary["n"] > 0
     assert set(summary["per_class"]) == set(CLASSES)
     assert tuple(Predictor.load(tmp_path / "v").classes) == tuple(CLASSES)
+    assert "## Validation metrics (no test part)" in (tmp_path / "v" / "MODEL_CARD.md").read_text()

@@ -1,0 +1,78 @@
+"""MODEL_CARD.md of a trained model directory, rendered from its config.json alone: the data it was trained on
+(with checksums), the split, the recipe, the test metrics per class and the confusion matrix. `emotui train`
+writes it beside the weights, so a card always describes the weights next to it. A hand-written NOTES.md in the
+same directory (the data's terms, cross-validation, what was tried) is appended as it stands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+CARD = "MODEL_CARD.md"
+NOTES = "NOTES.md"
+
+
+def _architecture(config: dict) -> str:
+    a = config["architecture"]
+    relative = (" (each point both relative to the average face and to the person's own reference face, when "
+                "known)" if a.get("reference") else "")
+    blend = ("a blendshape token (the blendshapes, their offset from the person's reference and a flag saying "
+             "whether one is known)" if a.get("reference") else "a blendshape token")
+    return (f"A transformer encoder over MediaPipe FaceLandmarker features of one face: {a['n_regions']} facial-region "
+            f"tokens of the pose-free landmarks{relative}, {blend}, a class token (dim {a['dim']}, {a['depth']} "
+            f"layers, {a['heads']} heads). Output: probabilities of {', '.join(config['classes'])} (this order).")
+
+
+def _metrics(name: str, m: dict, classes: list[str]) -> list[str]:
+    by_source = "".join(f"; {k} alone: accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f} ({v['n']} faces)"
+                        for k, v in m.get("by_source", {}).items())
+    lines = [f"accuracy **{m['accuracy']:.3f}**, macro-F1 **{m['macro_f1']:.3f}** on {m['n']} {name} faces, each "
+             f"with its person reference where that part holds 3 or more of the person's faces{by_source}.", ""]
+    if "per_class" not in m:
+        return lines
+    lines += ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {k} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |"
+              for k, v in m["per_class"].items()]
+    lines += ["", "Confusion matrix (rows = true class, columns = predicted):", "",
+              "| true \\ predicted | " + " | ".join(classes) + " |", "|---|" + "---:|" * len(classes)]
+    lines += [f"| {k} | " + " | ".join(map(str, row)) + " |" for k, row in zip(classes, m["confusion_matrix"])]
+    return lines + [""]
+
+
+def render_card(config: dict, notes: str = "") -> str:
+    t, metrics, classes = config["training"], config["metrics"], config["classes"]
+    cfg = t["config"]
+    lines = [f"# emotui expression model `{config['model_id']}`", "",
+             f"emotui {config['emotui_version']} · {config['created']} · {config['parameters']:,} parameters · "
+             f"feature spec v{config['feature_spec']['version']} · weights sha256 `{config['weights_sha256'][:16]}…`",
+             "", _architecture(config), ""]
+    if not config.get("complete", True):
+        lines += ["**Training was stopped before the end**: these are the best weights up to then.", ""]
+    lines += ["## Data", "", "Features files it was trained on (the images themselves are not part of the model):", ""]
+    lines += [f"- `{s['name']}`: {s['used']} labelled faces used, {s['skipped']} rows skipped (no face); "
+              f"sha256 `{s['sha256'][:16]}…`" for s in t["data"]]
+    split = t["split"]
+    kind = f"fold {split['fold']} of a subject-grouped cross-validation" if split.get("fold") is not None else "one split"
+    lines += ["", "## Split and recipe", "",
+              f"Subject-disjoint and stratified ({kind}, seed {cfg['seed']}): no person is in two parts.", "",
+              "| part | faces | persons |", "|---|---:|---:|"]
+    lines += [f"| {name} | {split[name]['faces']} | {split[name]['subjects']} |"
+              for name in ("train", "validation", "test")]
+    lines += ["", f"Size {cfg['model_size']}, up to {cfg['epochs']} epochs (batch {cfg['batch_size']}, lr {cfg['lr']}, "
+              f"early stopping after {cfg['patience']} without progress); best epoch {t['best_epoch']} of "
+              f"{t['epochs_run']} run, chosen on validation macro-F1"
+              + (" of the weights' exponential average." if cfg.get("ema") else "."), ""]
+    if metrics.get("test"):
+        lines += ["## Test metrics (persons never seen in training)", "", *_metrics("test", metrics["test"], classes)]
+    elif metrics.get("validation"):
+        lines += ["## Validation metrics (no test part)", "", *_metrics("validation", metrics["validation"], classes)]
+    card = "\n".join(lines)
+    return card + ("\n" + notes.strip() + "\n" if notes.strip() else "")
+
+
+def write_card(model_dir: Path, config: dict) -> Path:
+    """(Re)write MODEL_CARD.md in `model_dir` from `config`, with the directory's NOTES.md appended if present."""
+    model_dir = Path(model_dir)
+    notes = model_dir / NOTES
+    path = model_dir / CARD
+    path.write_text(render_card(config, notes.read_text() if notes.is_file() else ""))
+    return path
