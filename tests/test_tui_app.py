@@ -86,6 +86,30 @@ def test_keys_run_extract_train_watch_export_in_turn():
     run(scenario())
 
 
+def test_in_a_browser_the_export_is_delivered_as_a_download(monkeypatch):
+    """Under textual-serve the driver is a web driver: the export must reach it (and from it the browser). The
+    headless driver stands in, told it is a web one; what it is handed is what textual-serve would send."""
+
+    async def scenario() -> None:
+        app = make_app(StandIns(frames=2))
+        async with app.run_test(size=(100, 30)) as pilot:
+            delivered = []
+
+            def deliver(binary, *, save_path, mime_type, **_):  # noqa: ANN001, ANN003
+                delivered.append((save_path.name, mime_type, binary.read()))
+
+            monkeypatch.setattr(type(app._driver), "is_web", property(lambda _: True))
+            monkeypatch.setattr(app._driver, "deliver_binary", deliver)
+            await pilot.press("w")
+            await wait_until(pilot, lambda: app.query_one(MonitorPane).headline == "ended", what="watching")
+            await pilot.press("x")
+            out = export_path(STANDIN_SESSION, "csv")
+            await wait_until(pilot, lambda: delivered, what="delivery")
+            assert delivered == [(out.name, "text/csv", out.read_bytes())]
+
+    run(scenario())
+
+
 def test_letters_type_into_a_focused_field_and_escape_gives_the_keys_back():
     async def scenario() -> None:
         app = make_app(StandIns(frames=2))
