@@ -65,6 +65,12 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("emotui: interrupted", err=True)
             ctx.exit(130)
+        except BrokenPipeError:  # the reader of our output went away (`| head`): nothing left to say
+            ctx.exit(141)
+        except OSError as exc:  # the file system refused (a file where a folder goes, permissions, a full disk)
+            where = f": {exc.filename}" if exc.filename else ""
+            click.echo(f"emotui: error: {exc.strerror or exc}{where}", err=True)
+            ctx.exit(1)
 
 
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})

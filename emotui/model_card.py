@@ -74,5 +74,5 @@ def write_card(model_dir: Path, config: dict) -> Path:
     model_dir = Path(model_dir)
     notes = model_dir / NOTES
     path = model_dir / CARD
-    path.write_text(render_card(config, notes.read_text() if notes.is_file() else ""))
+    path.write_text(render_card(config, notes.read_text(errors="replace") if notes.is_file() else ""))
     return path

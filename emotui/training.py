@@ -403,6 +403,7 @@ def run_training(
                   val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     fs = load_features([Path(f) for f in features])
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after the last epoch
     torch.manual_seed(seed)
     if not folds:
         parts = subject_split(fs.labels, fs.subjects, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)

@@ -153,6 +153,16 @@ def test_train_cli_rejects_a_missing_features_file(tmp_path):
     assert res.output.strip().splitlines() == [f"emotui: error: features file not found: {tmp_path / 'nope.parquet'}"]
 
 
+def test_train_cli_refuses_an_output_it_cannot_write_before_training(kaggle_sample_features, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    res = CliRunner().invoke(cli, ["train", str(kaggle_sample_features), "--out", str(blocker / "m")])
+    assert res.exit_code == 1 and isinstance(res.exception, SystemExit)
+    assert res.output.strip().splitlines() == [f"emotui: error: Not a directory: {blocker / 'm'}"]  # no epoch ran
+    res = CliRunner().invoke(cli, ["train", str(kaggle_sample_features), "--out", str(blocker)])
+    assert res.exit_code == 2 and "is a file" in res.output
+
+
 def test_ctrl_c_keeps_the_best_model(ck_subset_features, tmp_path):
     import signal
     import subprocess

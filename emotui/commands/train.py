@@ -10,7 +10,8 @@ import click
 
 @click.command(name="train")
 @click.argument("features", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Model directory to write.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Model directory to write.")
 @click.option("--epochs", default=60, show_default=True, type=click.IntRange(1), help="Most epochs (early stopping may end sooner).")
 @click.option("--folds", default=None, type=click.IntRange(2), help="Subject-grouped K-fold cross-validation.")
 @click.option("--seed", default=0, show_default=True, type=int)
