@@ -142,7 +142,6 @@ class ExpressionTransformer(nn.Module):
         h = self.encoder(tokens + self.position)
         return self.head(self.norm(h[:, 0]))
 
-
     def mirror(self, points: torch.Tensor, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""
         return points[:, self.point_mirror] * points.new_tensor([-1.0, 1.0, 1.0]), blendshapes[:, self.blend_mirror]

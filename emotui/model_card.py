@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .features import REFERENCE_MIN_FACES
+
 CARD = "MODEL_CARD.md"
 NOTES = "NOTES.md"
 
@@ -26,7 +28,8 @@ def _metrics(name: str, m: dict, classes: list[str]) -> list[str]:
     by_source = "".join(f"; {k} alone: accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f} ({v['n']} faces)"
                         for k, v in m.get("by_source", {}).items())
     lines = [f"accuracy **{m['accuracy']:.3f}**, macro-F1 **{m['macro_f1']:.3f}** on {m['n']} {name} faces, each "
-             f"with its person reference where that part holds 3 or more of the person's faces{by_source}.", ""]
+             f"with its person reference where that part holds {REFERENCE_MIN_FACES} or more of the person's faces"
+             f"{by_source}.", ""]
     if "per_class" not in m:
         return lines
     lines += ["| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|"]
