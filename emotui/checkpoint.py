@@ -21,6 +21,7 @@ from .labels import CLASSES
 FORMAT = "emotui.checkpoint"
 FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
+CALIBRATION_BUFFERS = ("logit_bias", "temperature")
 CONFIG = "config.json"
 
 
@@ -46,6 +47,9 @@ def save_checkpoint(model, out: Path, config: dict) -> dict:  # noqa: ANN001 - E
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(f"not saving a model with non-finite values (in {bad[0]}): training diverged")
     _atomic_write_bytes(out / WEIGHTS, save_bytes(tensors, metadata={"format": FORMAT}))
     full = {
         "format": FORMAT,
@@ -121,6 +125,12 @@ def load_checkpoint(model_dir: str | Path):  # noqa: ANN201 - (ExpressionTransfo
         model = ExpressionTransformer(arch)
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{model_dir}/{CONFIG} has an unusable architecture ({exc})") from None
+    for key, value in model.state_dict().items():  # models from before calibration: the network's own output
+        if key in CALIBRATION_BUFFERS and key not in state:
+            state[key] = value
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise CheckpointError(f"{weights} holds non-finite values (in {bad[0]}): the training that wrote it diverged")
     expected_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found_shapes = {k: tuple(v.shape) for k, v in state.items()}
     if expected_shapes != found_shapes:

@@ -160,17 +160,27 @@ class FeatureSet:
     ref_points: np.ndarray | None = None  # (n, 478, 3) person references, see person_references
     ref_blend: np.ndarray | None = None  # (n, 52)
     has_ref: np.ndarray | None = None  # (n,) bool
+    targets: np.ndarray | None = None  # (n, 8) float32 label distribution: rater votes where known, else one-hot
+    datasets: np.ndarray | None = None  # (n,) object: the stem of the file each face came from
+    held_out: np.ndarray | None = None  # (n,) bool: the dataset's own validation/test rows, never trained on
 
     def __post_init__(self) -> None:
         if self.has_ref is None:
             self.ref_points, self.ref_blend, self.has_ref = person_references(self.points, self.blendshapes, self.subjects)
+        if self.targets is None:
+            self.targets = np.eye(len(CLASSES), dtype=np.float32)[self.labels]
+        if self.datasets is None:
+            self.datasets = np.array([str(s).split("/", 1)[0] for s in self.subjects], dtype=object)
+        if self.held_out is None:
+            self.held_out = np.zeros(len(self.labels), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> FeatureSet:
         return FeatureSet(self.points[idx], self.blendshapes[idx], self.labels[idx], self.subjects[idx],
-                          self.paths[idx], self.sources, self.ref_points[idx], self.ref_blend[idx], self.has_ref[idx])
+                          self.paths[idx], self.sources, self.ref_points[idx], self.ref_blend[idx], self.has_ref[idx],
+                          self.targets[idx], self.datasets[idx], self.held_out[idx])
 
 
 def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
@@ -206,8 +216,33 @@ def table_subjects(df):  # noqa: ANN001, ANN201 - pandas
     return df["subject"].where(df["subject"].notna() & (df["subject"].astype(str) != ""), df["path"])
 
 
-def load_features(paths: list[Path]) -> FeatureSet:
-    """Read one or more features files; keep faces with a known label. Raises DatasetError when none are usable."""
+# A manifest's split names for the rows a dataset keeps for judging models (FER+ calls its validation part valid).
+HELD_OUT_SPLITS = frozenset({"valid", "validation", "val", "test", "publictest", "privatetest"})
+
+
+def vote_targets(df) -> np.ndarray | None:  # noqa: ANN001
+    """(n, 8) label distributions from `v_<class>` rater-vote columns (FER+), or None without them.
+
+    Votes for "unknown" and "not a face" are left out: the distribution is over the 8 expressions. Negative or
+    non-finite votes, or rows whose expression votes sum to zero, are a DatasetError: they have no distribution.
+    """
+    columns = [f"v_{c}" for c in CLASSES]
+    if not set(columns) <= set(df.columns):
+        return None
+    import pandas as pd
+
+    votes = df[columns].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(votes).all(1) | (votes < 0).any(1) | (votes.sum(1) <= 0)
+    if bad.any():
+        first = df["path"].iloc[int(np.flatnonzero(bad)[0])]
+        raise DatasetError(f"{int(bad.sum())} rows have vote columns (v_*) that are negative, missing or all zero "
+                           f"(first: {first})")
+    return (votes / votes.sum(1, keepdims=True)).astype(np.float32)
+
+
+def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: ANN001
+    """Read one or more features files; keep faces with a known label and finite features. Raises DatasetError
+    when none are usable. `on_warning(text)` hears of rows dropped for non-finite features."""
     parts, sources = [], []
     for path in paths:
         path = Path(path)
@@ -215,18 +250,42 @@ def load_features(paths: list[Path]) -> FeatureSet:
         labels = df["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
         keep = (df["status"] == "ok") & labels.notna()
         ok = df[keep]
-        sources.append({"path": str(path), "name": path.stem, "sha256": sha256_of(path), "rows": int(len(df)),
-                        "used": int(keep.sum()), "skipped": int((~keep).sum())})
+        source = {"path": str(path), "name": path.stem, "sha256": sha256_of(path), "rows": int(len(df)),
+                  "used": int(keep.sum()), "skipped": int((~keep).sum()), "labelled_images": int(labels.notna().sum())}
+        if "split" in df.columns:  # images kept for judging, faces found or not (a missed face counts as wrong)
+            held_rows = df["split"].astype(str).str.lower().isin(HELD_OUT_SPLITS) & labels.notna()
+            source["held_out_images"] = int(held_rows.sum())
+        sources.append(source)
         if ok.empty:
             continue
         points, blend = table_arrays(ok)
+        finite = np.isfinite(points).all((1, 2)) & np.isfinite(blend).all(1)
+        if not finite.all():
+            source["non_finite"] = int((~finite).sum())
+            source["used"] -= source["non_finite"]
+            if on_warning is not None:
+                on_warning(f"{path}: left out {source['non_finite']} faces with non-finite features")
+            ok, points, blend = ok[finite], points[finite], blend[finite]
+        if ok.empty:
+            continue
+        label_idx = np.array([CLASSES.index(v) for v in labels[keep][finite]], dtype=np.int64)
+        targets = vote_targets(ok)
+        if targets is None:
+            targets = np.eye(len(CLASSES), dtype=np.float32)[label_idx]
+        else:
+            source["soft_labels"] = True
+        split = ok["split"].astype(str).str.lower() if "split" in ok.columns else None
+        held = split.isin(HELD_OUT_SPLITS).to_numpy() if split is not None else np.zeros(len(ok), dtype=bool)
+        source["held_out"] = int(held.sum())
         subjects = table_subjects(ok)
-        parts.append((points, blend, np.array([CLASSES.index(v) for v in labels[keep]], dtype=np.int64),
+        parts.append((points, blend, label_idx,
                       np.array([f"{path.stem}/{s}" for s in subjects.astype(str)], dtype=object),
-                      ok["path"].astype(str).to_numpy(dtype=object)))
+                      ok["path"].astype(str).to_numpy(dtype=object), targets,
+                      np.full(len(ok), path.stem, dtype=object), held))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
-    return FeatureSet(*(np.concatenate([p[i] for p in parts]) for i in range(5)), sources=sources)
+    cat = [np.concatenate([p[i] for p in parts]) for i in range(8)]
+    return FeatureSet(*cat[:5], sources=sources, targets=cat[5], datasets=cat[6], held_out=cat[7])
 
 
 # ---------------------------------------------------------------- augmentation (torch, batched)

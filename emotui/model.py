@@ -104,6 +104,10 @@ class ExpressionTransformer(nn.Module):
         self.encoder = nn.TransformerEncoder(layer, arch.depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, arch.n_classes)
+        # Fitted after training on the validation part (emotui.calibration): probabilities are
+        # softmax((logits + logit_bias) / temperature). Zero and one leave the network's own output.
+        self.register_buffer("logit_bias", torch.zeros(arch.n_classes))
+        self.register_buffer("temperature", torch.ones(1))
 
     def set_geometry(self, mean_points: np.ndarray, point_scale: np.ndarray, point_mirror: np.ndarray,
                      blend_mirror: np.ndarray, reference_scale: np.ndarray | None = None) -> None:
@@ -156,7 +160,7 @@ class ExpressionTransformer(nn.Module):
         if ref_points is not None:
             r2, rb2 = self.mirror(ref_points, ref_blend)
             args += [torch.cat([ref_points, r2]), torch.cat([ref_blend, rb2]), torch.cat([has_ref, has_ref])]
-        probs = torch.softmax(self(*args), dim=1)
+        probs = torch.softmax((self(*args) + self.logit_bias) / self.temperature, dim=1)
         return (probs[:n] + probs[n:]) / 2
 
 

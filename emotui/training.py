@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DatasetError
+from .calibration import expected_calibration_error, fit_temperature_and_bias
 from .evaluation import classification_metrics, metrics_from_confusion, summarize_folds
 from .events import EpochMetrics, EventHandler, Finished, ignore
 from .features import Augment, FeatureSet, blendshape_mirror_map, load_features, mirror_map
@@ -43,6 +44,9 @@ class TrainConfig:
     ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)
     subject_cap: int = 6  # images of one person in one class count at most this much (identity confound)
     balance: float = 0.5  # class balance: half from the sampler, half from loss weights
+    dataset_balance: float = 0.5  # each features file weighs (its faces) ** this: 0 = equal, 1 = by size
+    soft_labels: bool = True  # train on rater-vote distributions where a dataset has them (FER+)
+    calibrate: str = "temperature"  # after training, on the validation part: none | temperature | prior (+ bias)
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0
@@ -69,16 +73,22 @@ class _Stopped(Exception):
     pass
 
 
-def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: float) -> tuple[np.ndarray, np.ndarray]:
+def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: float,
+                   datasets: np.ndarray | None = None, dataset_balance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample sampling weights and per-class loss weights.
 
     A person's images in one class share the weight of at most `cap` images, so one actor cannot stand for a
-    class. Classes are then balanced: the sampler evens out `balance` of the imbalance (as a power), the loss
+    class. Each dataset then weighs its size ** `dataset_balance`, so 27k web faces do not drown 1.5k lab faces.
+    Classes are then balanced: the sampler evens out `balance` of the imbalance (as a power), the loss
     weights the rest.
     """
     keys = np.char.add(subjects.astype(str), np.char.add("|", labels.astype(str)))
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     per_sample = np.minimum(1.0, cap / counts[inverse])
+    if datasets is not None and dataset_balance != 1.0:
+        names, which = np.unique(datasets.astype(str), return_inverse=True)
+        mass = np.bincount(which, weights=per_sample)
+        per_sample = per_sample * (mass ** dataset_balance / mass)[which] * (mass.sum() / (mass ** dataset_balance).sum())
     mass = np.bincount(labels, weights=per_sample, minlength=len(CLASSES))
     present = mass > 0
     weights = per_sample / np.where(present, mass, 1.0)[labels] ** balance
@@ -124,12 +134,14 @@ class _Run:
     """One training run on one split (a fold or the single train/val/test split)."""
 
     def __init__(self, fs: FeatureSet, parts: tuple[np.ndarray, np.ndarray, np.ndarray], out: Path,
-                 cfg: TrainConfig, fold: int | None, on_event: EventHandler, stop: threading.Event | None) -> None:
+                 cfg: TrainConfig, fold: int | None, on_event: EventHandler, stop: threading.Event | None,
+                 images_of: dict | None = None) -> None:
         import torch
 
         from .model import Architecture, ExpressionTransformer
 
         self.torch, self.fs, self.out, self.cfg, self.fold = torch, fs, Path(out), cfg, fold
+        self.images_of = images_of or {}
         self.on_event, self.stop = on_event, stop
         self.train_idx, self.val_idx, self.test_idx = parts
         if len(self.val_idx) == 0 or len(self.train_idx) == 0:
@@ -153,8 +165,11 @@ class _Run:
                                                            fs.has_ref, fs.labels))
             for name, idx in (("train", self.train_idx), ("val", self.val_idx), ("test", self.test_idx))
         }
+        targets = fs.targets if cfg.soft_labels else np.eye(len(CLASSES), dtype=np.float32)[fs.labels]
+        self.train_targets = torch.from_numpy(np.ascontiguousarray(targets[self.train_idx]))
         weights, class_weight = sample_weights(fs.labels[self.train_idx], fs.subjects[self.train_idx],
-                                               cfg.subject_cap, cfg.balance)
+                                               cfg.subject_cap, cfg.balance, fs.datasets[self.train_idx],
+                                               cfg.dataset_balance)
         self.sample_weights = torch.from_numpy(weights)
         self.identity = torch.from_numpy(identity_offsets(fs.points[self.train_idx], fs.labels[self.train_idx],
                                                           fs.subjects[self.train_idx]))
@@ -219,22 +234,61 @@ class _Run:
 
     # ------------------------------------------------------------ loop
 
-    def _evaluate(self, name: str) -> tuple[float, dict]:
+    def _probabilities(self, name: str):  # noqa: ANN202 - torch.Tensor
         torch = self.torch
-        *inputs, labels = self.tensors[name]
+        *inputs, _ = self.tensors[name]
         self.scored.eval()
         with torch.inference_mode():
-            logp = torch.cat([torch.log(self.scored.probabilities(*(t[s:s + 1024] for t in inputs)))
-                              for s in range(0, len(labels), 1024)])
-            loss = float(torch.nn.functional.nll_loss(logp, labels))
+            return torch.cat([self.scored.probabilities(*(t[s:s + 1024] for t in inputs))
+                              for s in range(0, len(inputs[0]), 1024)])
+
+    def _evaluate(self, name: str) -> tuple[float, dict]:
+        torch = self.torch
+        labels = self.tensors[name][-1]
+        probs = self._probabilities(name)
+        logp = torch.log(probs.clamp_min(1e-12))
+        loss = float(torch.nn.functional.nll_loss(logp, labels))
         y_true, y_pred = labels.numpy(), logp.argmax(1).numpy()
         metrics = classification_metrics(y_true, y_pred)
-        sources = np.array([s.split("/", 1)[0] for s in self.fs.subjects[getattr(self, f"{name}_idx")]])
-        if len(set(sources)) > 1:  # several features files: how each dataset fares on its own
-            metrics["by_source"] = {
-                src: classification_metrics(y_true[sources == src], y_pred[sources == src]) for src in sorted(set(sources))
-            }
+        metrics["ece"] = expected_calibration_error(probs.numpy(), y_true)
+        idx = getattr(self, f"{name}_idx")
+        sources = self.fs.datasets[idx].astype(str)
+        by_source = {}
+        for src in sorted(set(sources)):
+            part = sources == src
+            by_source[src] = classification_metrics(y_true[part], y_pred[part])
+            images = self.images_of.get((src, name))
+            if images:  # images of that dataset in this part, faces found or not: a missed face counts as wrong
+                by_source[src].update(n_images=images, accuracy_all=float((y_true[part] == y_pred[part]).sum() / images))
+        if len(by_source) > 1 or any("accuracy_all" in m for m in by_source.values()):
+            metrics["by_source"] = by_source
         return loss, metrics
+
+    def _calibrate(self) -> dict:
+        """Temperature (and with calibrate=prior, the class prior) fitted on the validation part; the ECE of the
+        validation and test parts before and after, so the model card can say whether it helped."""
+        torch, mode = self.torch, self.cfg.calibrate
+        if mode == "none":
+            return {"mode": "none"}
+        before = {name: self._evaluate(name)[1] for name in ("val", "test") if len(getattr(self, f"{name}_idx"))}
+        *inputs, labels = self.tensors["val"]
+        self.scored.eval()
+        with torch.inference_mode():
+            p, b = inputs[0], inputs[1]
+            p2, b2 = self.scored.mirror(p, b)
+            rest = inputs[2:]
+            rest2 = [*self.scored.mirror(rest[0], rest[1]), rest[2]]
+            logits = (self.scored(p, b, *rest) + self.scored(p2, b2, *rest2)) / 2
+        temperature, bias = fit_temperature_and_bias(logits.numpy(), labels.numpy(), bias=mode == "prior")
+        self.scored.temperature.fill_(temperature)
+        self.scored.logit_bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
+        after = {name: self._evaluate(name)[1] for name in before}
+        return {"mode": mode, "temperature": temperature, "logit_bias": [round(float(v), 4) for v in bias],
+                **{f"{name}_ece": {"before": before[name]["ece"], "after": after[name]["ece"]} for name in before},
+                **{f"{name}_accuracy": {"before": before[name]["accuracy"], "after": after[name]["accuracy"]}
+                   for name in before},
+                **{f"{name}_macro_f1": {"before": before[name]["macro_f1"], "after": after[name]["macro_f1"]}
+                   for name in before}}
 
     def _train_epoch(self, epoch: int) -> tuple[float, float]:
         torch, cfg, m = self.torch, self.cfg, self.model
@@ -260,7 +314,10 @@ class _Run:
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr * _lr_factor(self.state["step"], warmup, total_steps)
             logits = m(p, b, r, rb, known)
-            loss = self.loss_fn(logits, labels[idx])
+            loss = self.loss_fn(logits, self.train_targets[idx])
+            if not torch.isfinite(loss):
+                raise DatasetError(f"training diverged: the loss is not finite in epoch {epoch} "
+                                   f"(too few faces, or a learning rate of {cfg.lr:g} too high); no model saved")
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
@@ -314,8 +371,9 @@ class _Run:
         if self.best_state is None:
             return {}, True
         self.scored.load_state_dict(self.best_state)
+        calibration = self._calibrate()
         _, val = self._evaluate("val")
-        metrics = {"validation": _short(val)}
+        metrics = {"validation": _short(val), "calibration": calibration}
         self.validation = val  # the full metrics, for a run without a test part
         if len(self.test_idx):
             _, test = self._evaluate("test")
@@ -389,9 +447,14 @@ def run_training(
     features: list[Path], out: Path, *, epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
     model_size: str = "small", val_fraction: float = 0.1, test_fraction: float = 0.1, folds: int | None = None,
     seed: int = 0, resume: bool = False, config: TrainConfig | None = None, on_event: EventHandler = ignore,
-    stop: threading.Event | None = None, threads: int = 1,
+    stop: threading.Event | None = None, threads: int = 1, test_on: list[Path] | None = None,
+    on_warning=None,  # noqa: ANN001
 ) -> TrainResult:
     """Train on one or more features files; see the module doc for what lands in `out`.
+
+    Rows a dataset keeps for judging (a `split` of valid or test, as FER+'s validation part) are never trained
+    on: they join the test part. `test_on` files are test data only: a model judged on people, cameras and light
+    it never saw (with `test_fraction` 0 they are the whole test part).
 
     `threads` sets torch's intra-op threads for the process: this model is small enough that one thread per
     run is the most efficient on a shared machine (run folds or experiments side by side instead).
@@ -401,22 +464,45 @@ def run_training(
     torch.set_num_threads(threads)
     cfg = replace(config or TrainConfig(), epochs=epochs, batch_size=batch_size, lr=lr, model_size=model_size,
                   val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-    fs = load_features([Path(f) for f in features])
+    train_files, test_files = [Path(f) for f in features], [Path(f) for f in test_on or []]
+    overlap = {p.resolve() for p in train_files} & {p.resolve() for p in test_files}
+    if overlap:
+        raise DatasetError(f"{sorted(overlap)[0]} is both training and --test-on data")
+    fs = load_features(train_files + test_files, on_warning=on_warning)
+    test_names = {p.stem for p in test_files}
+    if len({p.stem for p in train_files + test_files}) < len(train_files + test_files):
+        raise DatasetError("two features files share a name; rename one (a file's name identifies its dataset)")
+    held = fs.held_out | np.isin(fs.datasets.astype(str), list(test_names))
+    images_of = {}
+    for src in fs.sources:
+        if src["name"] in test_names:
+            images_of[(src["name"], "test")] = src["labelled_images"]
+        elif src.get("held_out_images") and test_fraction == 0:
+            images_of[(src["name"], "test")] = src["held_out_images"]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)  # an unwritable --out fails now, not after the last epoch
     torch.manual_seed(seed)
     if not folds:
-        parts = subject_split(fs.labels, fs.subjects, test_fraction=test_fraction, val_fraction=val_fraction, seed=seed)
-        run = _Run(fs, parts, out, cfg, None, on_event, stop)
+        rest = np.flatnonzero(~held)
+        if len(rest) == 0:
+            raise DatasetError("no faces left to train on: every row is held out for testing")
+        tr, va, te = subject_split(fs.labels[rest], fs.subjects[rest], test_fraction=test_fraction,
+                                   val_fraction=val_fraction, seed=seed)
+        parts = (rest[tr], rest[va], np.sort(np.concatenate([rest[te], np.flatnonzero(held)])))
+        run = _Run(fs, parts, out, cfg, None, on_event, stop, images_of)
         metrics, cancelled = run.run(resume)
         if metrics.get("test"):
             final = {**metrics["test"], "evaluated_on": "test"}
         else:  # no test part: the validation part's figures, labelled as such (the dashboard shows them)
             final = {**getattr(run, "validation", {}), "evaluated_on": "validation",
                      "note": "validation metrics (no test part)"}
+        if metrics.get("calibration"):
+            final["calibration"] = metrics["calibration"]
         on_event(Finished(stage="train", summary=final, cancelled=cancelled))
         return TrainResult(out=out, metrics=final, cancelled=cancelled)
 
+    if held.any():  # folds judge the dataset on itself; its held-out rows stay out of every fold's training
+        fs = fs.subset(np.flatnonzero(~held))
     results, cancelled = [], False
     for k, test_idx in enumerate(subject_folds(fs.labels, fs.subjects, folds, seed=seed), start=1):
         rest = np.setdiff1d(np.arange(len(fs)), test_idx)

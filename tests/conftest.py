@@ -101,3 +101,25 @@ def serve_folder(folder: Path, handler: type = QuietHandler):
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture(scope="session")
+def ferplus_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
+    """Features of 96 ferplus images (FER+ votes, train and valid rows, no person ids), extracted for real once."""
+    import csv
+
+    root = DATASETS / "ferplus"
+    with open(root / "manifest.csv", newline="") as fh:
+        manifest = list(csv.DictReader(fh))
+    picked = [r for split in ("train", "valid") for c in ("happy", "neutral", "surprise", "anger")
+              for r in [m for m in manifest if m["split"] == split and m["label"] == c][:12]]
+    folder = tmp_path_factory.mktemp("ferplus")
+    with open(folder / "ferplus.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["path", *[k for k in manifest[0] if k != "file"]])
+        writer.writeheader()
+        writer.writerows({"path": root / r["file"], **{k: v for k, v in r.items() if k != "file"}} for r in picked)
+    from emotui.extraction import run_extraction
+
+    out = folder / "ferplus.parquet"
+    run_extraction(folder / "ferplus.csv", out, workers=1)
+    return out

@@ -28,4 +28,16 @@ def metrics_table(metrics: dict) -> Group:
         summary.add_row("images / without a face", f"{metrics['n_images']} / {metrics['n_no_face']}")
     if "n_with_reference" in metrics:
         summary.add_row("faces judged against their person's reference", f"{metrics['n_with_reference']}")
-    return Group(summary, per_class, confusion)
+    if "ece" in metrics:
+        summary.add_row("expected calibration error", f"{metrics['ece']:.3f}")
+    parts = [summary]
+    if metrics.get("by_source"):
+        by_source = Table(title="by dataset", title_justify="left")
+        for col in ("dataset", "faces", "accuracy", "macro-F1", "images", "accuracy, missed faces wrong"):
+            by_source.add_column(col, justify="left" if col == "dataset" else "right")
+        for name, m in metrics["by_source"].items():
+            by_source.add_row(name, str(m["n"]), f"{m['accuracy']:.3f}", f"{m['macro_f1']:.3f}",
+                              str(m.get("n_images", "")),
+                              f"{m['accuracy_all']:.3f}" if "accuracy_all" in m else "")
+        parts.append(by_source)
+    return Group(*parts, per_class, confusion)

@@ -18,10 +18,16 @@ import click
 @click.option("--model-size", default="small", show_default=True, type=click.Choice(["tiny", "small"]))
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(8))
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option("--test-on", "test_on", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Features file to test on only (repeatable): judge the model on a dataset it never trained on.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")
-def train(features, out, epochs, folds, seed, model_size, batch_size, lr, resume, as_json) -> None:  # noqa: ANN001
-    """Train the transformer on one or more features files (subject-disjoint splits)."""
+def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_on, resume, as_json) -> None:  # noqa: ANN001
+    """Train the transformer on one or more features files (subject-disjoint splits).
+
+    Rows a dataset keeps for judging (a manifest `split` of valid or test, as FER+'s) are never trained on;
+    they are tested. With --test-on C the model is judged on C only, a dataset it never saw.
+    """
     from rich.console import Console
 
     from ..training import run_training
@@ -39,8 +45,12 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, resume
                 + ("  [green]best[/]" if event.best else "")
             )
 
+    if test_on and folds:
+        raise click.UsageError("--test-on and --folds are two protocols: choose one")
+    extra = {"test_on": list(test_on), "test_fraction": 0.0} if test_on else {}
     result = run_training(list(features), out, epochs=epochs, folds=folds, seed=seed, model_size=model_size,
-                          batch_size=batch_size, lr=lr, resume=resume, on_event=on_event)
+                          batch_size=batch_size, lr=lr, resume=resume, on_event=on_event,
+                          on_warning=lambda text: err.print(f"[yellow]{text}[/]"), **extra)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:

@@ -1,0 +1,124 @@
+"""Generalisation: train with one dataset left out and test on it, for each dataset; and FER+'s own validation
+part when trained on everything else plus FER+ train. The logistic-regression baseline (each face's own features,
+class-balanced, the same training rows) is fitted in the same run, so ratios compare like with like.
+
+    python benchmarks/bench_generalise.py CK.parquet MUX.parquet FERPLUS.parquet [--epochs 12] [--jobs 2]
+        [--model-size small] [--set key=value ...] [--json OUT]
+
+A face MediaPipe misses counts as wrong ("accuracy, all images"); the same protocol is `emotui train A B
+--test-on C`. `--set` overrides TrainConfig fields (e.g. --set dataset_balance=0 --set soft_labels=false).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import fields, replace
+from pathlib import Path
+
+import numpy as np
+
+
+def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
+    """(name, train files, test-on files): each file left out in turn, then all of them (FER+ valid is held out
+    by its own split column)."""
+    out = [(f"left out: {f.stem}", [g for g in files if g != f], [f]) for f in files]
+    out.append(("all (held-out splits)", files, []))
+    return out
+
+
+def _config(overrides: list[str], epochs: int):  # noqa: ANN202
+    from emotui.training import TrainConfig
+
+    cfg, types = TrainConfig(epochs=epochs), {f.name: f.type for f in fields(TrainConfig)}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        current = getattr(cfg, key)
+        parsed = value.lower() in ("1", "true", "yes") if isinstance(current, bool) else type(current)(value)
+        cfg = replace(cfg, **{key: parsed})
+    del types
+    return cfg
+
+
+def run_protocol(name: str, train: list[Path], test_on: list[Path], epochs: int, size: str, overrides: list[str],
+                 out_root: str) -> dict:
+    from emotui.training import run_training
+
+    cfg = _config(overrides, epochs)
+    out = Path(out_root) / name.replace(" ", "_").replace(":", "").replace("(", "").replace(")", "")
+    result = run_training(train, out, config=cfg, epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr,
+                          model_size=size, test_fraction=0.0, test_on=test_on, seed=cfg.seed)
+    return {"name": name, "by_source": result.metrics.get("by_source", {}),
+            "calibration": result.metrics.get("calibration"), "baseline": baseline(train, test_on)}
+
+
+def baseline(train: list[Path], test_on: list[Path]) -> dict:
+    """Class-balanced logistic regression on each face's own features (pose-free landmarks + blendshapes)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from emotui.evaluation import classification_metrics
+    from emotui.features import load_features
+
+    fs = load_features(train + test_on)
+    test_names = {p.stem for p in test_on}
+    held = fs.held_out | np.isin(fs.datasets.astype(str), list(test_names))
+    x = np.hstack([fs.points.reshape(len(fs), -1), fs.blendshapes])
+    clf = make_pipeline(StandardScaler(), LogisticRegression(C=0.05, max_iter=500, class_weight="balanced"))
+    clf.fit(x[~held], fs.labels[~held])
+    out = {}
+    for src in fs.sources:
+        part = held & (fs.datasets == src["name"])
+        if not part.any():
+            continue
+        m = classification_metrics(fs.labels[part], clf.predict(x[part]))
+        images = src["labelled_images"] if src["name"] in test_names else src.get("held_out_images", int(part.sum()))
+        out[src["name"]] = {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
+                            "accuracy_all": float(np.trace(np.array(m["confusion_matrix"])) / images)}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("features", nargs="+", type=Path)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--model-size", default="small")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--only", action="append", default=[], help="run only protocols whose name has this")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    todo = [p for p in protocols(args.features) if not args.only or any(o in p[0] for o in args.only)]
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
+        futures = [pool.submit(run_protocol, name, train, test, args.epochs, args.model_size, args.overrides, tmp)
+                   for name, train, test in todo]
+        results = [f.result() for f in futures]
+    print(f"epochs {args.epochs}, size {args.model_size}, overrides {args.overrides or 'none'}")
+    print(f"{'protocol':<26} {'test data':<12} {'acc all':>8} {'acc':>6} {'F1':>6} {'LR acc all':>10} {'LR F1':>6}"
+          f" {'ratio acc':>9}  recall per class")
+    for r in results:
+        for src, m in r["by_source"].items():
+            base = r["baseline"].get(src, {})
+            acc_all = m.get("accuracy_all", m["accuracy"])
+            recall = " ".join(f"{c[:3]} {v['recall']:.2f}" for c, v in m["per_class"].items() if v["support"])
+            ratio = acc_all / base["accuracy_all"] if base.get("accuracy_all") else float("nan")
+            print(f"{r['name']:<26} {src:<12} {acc_all:>8.3f} {m['accuracy']:>6.3f} {m['macro_f1']:>6.3f} "
+                  f"{base.get('accuracy_all', float('nan')):>10.3f} {base.get('macro_f1', float('nan')):>6.3f} "
+                  f"{ratio:>9.3f}  {recall}")
+        cal = r.get("calibration") or {}
+        if "test_ece" in cal:
+            print(f"{'':<26} calibration {cal['mode']}: T {cal.get('temperature', 1):.2f}, test ECE "
+                  f"{cal['test_ece']['before']:.3f} -> {cal['test_ece']['after']:.3f}, test acc "
+                  f"{cal['test_accuracy']['before']:.3f} -> {cal['test_accuracy']['after']:.3f}, F1 "
+                  f"{cal['test_macro_f1']['before']:.3f} -> {cal['test_macro_f1']['after']:.3f}")
+    if args.json:
+        args.json.write_text(json.dumps({"args": vars(args) | {"features": [str(f) for f in args.features],
+                                                                "json": str(args.json)}, "results": results},
+                                        indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
