@@ -15,7 +15,7 @@ import argparse
 import json
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import fields, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +32,17 @@ def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
 def _config(overrides: list[str], epochs: int):  # noqa: ANN202
     from emotui.training import TrainConfig
 
-    cfg, types = TrainConfig(epochs=epochs), {f.name: f.type for f in fields(TrainConfig)}
-    for item in overrides:
+    cfg = TrainConfig(epochs=epochs)
+    for item in overrides:  # key=value, or augment.key=value
         key, _, value = item.partition("=")
-        current = getattr(cfg, key)
+        owner, _, field = key.rpartition(".")
+        target = cfg.augment if owner == "augment" else cfg
+        current = getattr(target, field)
         parsed = value.lower() in ("1", "true", "yes") if isinstance(current, bool) else type(current)(value)
-        cfg = replace(cfg, **{key: parsed})
-    del types
+        if owner == "augment":
+            cfg = replace(cfg, augment=replace(cfg.augment, **{field: parsed}))
+        else:
+            cfg = replace(cfg, **{field: parsed})
     return cfg
 
 

@@ -25,7 +25,9 @@ def _architecture(config: dict) -> str:
 
 
 def _metrics(name: str, m: dict, classes: list[str]) -> list[str]:
-    by_source = "".join(f"; {k} alone: accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f} ({v['n']} faces)"
+    by_source = "".join(f"; {k} alone: accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f} ({v['n']} faces"
+                        + (f"; {v['accuracy_all']:.3f} of all {v['n_images']} images, a missed face counted wrong"
+                           if "accuracy_all" in v else "") + ")"
                         for k, v in m.get("by_source", {}).items())
     lines = [f"accuracy **{m['accuracy']:.3f}**, macro-F1 **{m['macro_f1']:.3f}** on {m['n']} {name} faces, each "
              f"with its person reference where that part holds {REFERENCE_MIN_FACES} or more of the person's faces"
@@ -38,6 +40,23 @@ def _metrics(name: str, m: dict, classes: list[str]) -> list[str]:
     lines += ["", "Confusion matrix (rows = true class, columns = predicted):", "",
               "| true \\ predicted | " + " | ".join(classes) + " |", "|---|" + "---:|" * len(classes)]
     lines += [f"| {k} | " + " | ".join(map(str, row)) + " |" for k, row in zip(classes, m["confusion_matrix"])]
+    return lines + [""]
+
+
+def _calibration(cal: dict | None) -> list[str]:
+    if not cal or cal.get("mode", "none") == "none":
+        return []
+    what = {"temperature": "a temperature", "prior": "a temperature and a per-class logit bias (the class prior of "
+            "the validation faces)"}[cal["mode"]]
+    lines = ["## Calibration", "", f"After training, {what} fitted on the validation part (T = "
+             f"{cal['temperature']:.3f}); the test figures above include it. Expected calibration error (15 bins) "
+             "and accuracy before and after:", "", "| part | ECE before | ECE after | accuracy before | after | "
+             "macro-F1 before | after |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for part, name in (("val", "validation"), ("test", "test")):
+        if f"{part}_ece" in cal:
+            e, a, f = cal[f"{part}_ece"], cal[f"{part}_accuracy"], cal[f"{part}_macro_f1"]
+            lines.append(f"| {name} | {e['before']:.3f} | {e['after']:.3f} | {a['before']:.3f} | {a['after']:.3f} | "
+                         f"{f['before']:.3f} | {f['after']:.3f} |")
     return lines + [""]
 
 
@@ -68,6 +87,7 @@ def render_card(config: dict, notes: str = "") -> str:
         lines += ["## Test metrics (persons never seen in training)", "", *_metrics("test", metrics["test"], classes)]
     elif metrics.get("validation"):
         lines += ["## Validation metrics (no test part)", "", *_metrics("validation", metrics["validation"], classes)]
+    lines += _calibration(metrics.get("calibration"))
     card = "\n".join(lines)
     return card + ("\n" + notes.strip() + "\n" if notes.strip() else "")
 

@@ -98,7 +98,8 @@ def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: 
     return weights / weights.sum(), class_weight
 
 
-def identity_offsets(points: np.ndarray, labels: np.ndarray, subjects: np.ndarray, shrink: float = 1.0) -> np.ndarray:
+def identity_offsets(points: np.ndarray, labels: np.ndarray, subjects: np.ndarray, shrink: float = 1.0,
+                     min_faces: int = 2) -> np.ndarray:
     """Each face's estimate of its person's face shape, as an offset from the average face.
 
     The residual of a face from the mean of its class is identity plus that image's own variation; averaging
@@ -113,6 +114,9 @@ def identity_offsets(points: np.ndarray, labels: np.ndarray, subjects: np.ndarra
     np.add.at(sums, inverse, residual)
     counts = np.bincount(inverse, minlength=len(names)).astype(np.float64)
     per_subject = sums / (counts + shrink)[:, None, None]
+    # A person seen once (FER+ has no person ids) has no identity apart from that one expression: half its
+    # residual would carry the expression itself onto other faces.
+    per_subject[counts < min_faces] = 0.0
     return per_subject[inverse].astype(np.float32)
 
 
@@ -173,6 +177,9 @@ class _Run:
         self.sample_weights = torch.from_numpy(weights)
         self.identity = torch.from_numpy(identity_offsets(fs.points[self.train_idx], fs.labels[self.train_idx],
                                                           fs.subjects[self.train_idx]))
+        # face shapes are lent only by persons seen more than once; anyone may receive one
+        known = torch.nonzero(self.identity.abs().sum((1, 2)) > 0).flatten()
+        self.donors = known if len(known) else torch.arange(len(self.train_idx))
         self.loss_fn = torch.nn.CrossEntropyLoss(weight=torch.tensor(class_weight, dtype=torch.float32),
                                                  label_smoothing=cfg.label_smoothing)
         self.steps_per_epoch = math.ceil(len(self.train_idx) / cfg.batch_size)
@@ -306,7 +313,7 @@ class _Run:
             p, r = points[idx], ref_points[idx]
             if cfg.augment.identity_swap > 0:  # same expression, someone else's face shape (and reference)
                 swap = (torch.rand(len(idx), generator=g) < cfg.augment.identity_swap).float()[:, None, None]
-                donors = torch.randint(len(labels), (len(idx),), generator=g)
+                donors = self.donors[torch.randint(len(self.donors), (len(idx),), generator=g)]
                 offset = swap * (self.identity[donors] - self.identity[idx])
                 p, r = p + offset, r + offset
             known = has_ref[idx] & (torch.rand(len(idx), generator=g) >= cfg.augment.reference_drop)

@@ -51,7 +51,8 @@ def test_every_frame_of_a_video_gets_a_prediction(pexels, store):
         assert sum(p.smoothed.values()) == pytest.approx(1.0, abs=1e-6)
         assert p.label == max(p.smoothed, key=p.smoothed.get) and p.confidence == p.smoothed[p.label]
         assert p.uncertain == (p.confidence < 0.4)
-        assert set(p.latency_ms) == {"capture", "landmarks", "classify", "total"}
+        assert set(p.latency_ms) == {"capture", "landmarks", "classify", "classify_cpu", "total"}
+        assert 0 < p.latency_ms["classify_cpu"] <= p.latency_ms["classify"] * 1.5 + 1
         assert p.latency_ms["total"] >= p.latency_ms["landmarks"] > 0
         assert p.landmarks.shape == (478, 3) and p.session == summary.session
         assert p.calibrated == (p.frame >= 2)  # the track's reference from its third face on
