@@ -94,10 +94,12 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--only", action="append", default=[], help="run only protocols whose name has this")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--keep", type=Path, help="keep each protocol's model under this folder")
     args = parser.parse_args()
     todo = [p for p in protocols(args.features) if not args.only or any(o in p[0] for o in args.only)]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
-        futures = [pool.submit(run_protocol, name, train, test, args.epochs, args.model_size, args.overrides, tmp)
+        root = str(args.keep) if args.keep else tmp
+        futures = [pool.submit(run_protocol, name, train, test, args.epochs, args.model_size, args.overrides, root)
                    for name, train, test in todo]
         results = [f.result() for f in futures]
     print(f"epochs {args.epochs}, size {args.model_size}, overrides {args.overrides or 'none'}")
