@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config
+from .atomic import atomic_path
 from .detection import DETECT_FACES, Detected, detect_image
 from .errors import DatasetError, EmotuiError
 from .events import EventHandler, Finished, ItemFailed, Progress, ignore
@@ -334,9 +335,8 @@ class _Job:
         table = table.replace_schema_metadata(
             {**self.file_meta, **completeness_metadata(self.dataset, len(self.paths), done)})
         if not unchanged or not tables[0].equals(table, check_metadata=True):
-            tmp = self.out.with_name(f".{self.out.name}.tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.out)
+            with atomic_path(self.out) as tmp:
+                pq.write_table(table, tmp)
         for source in sources:
             if source != self.out:
                 source.unlink(missing_ok=True)

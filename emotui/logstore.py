@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import config
+from .atomic import atomic_path
 from .errors import EmotuiError, UsageError
 from .events import Prediction
 from .labels import CLASSES
@@ -326,8 +327,9 @@ class LogStore:
         if out is None:
             return _write_text(fmt, rows, sys.stdout)
         if isinstance(out, (str, os.PathLike)):
+            # Into a temporary file, renamed when complete: a full disk never leaves half an export in `out`.
             Path(out).parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "w", newline="", encoding="utf-8") as fh:
+            with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
                 return _write_text(fmt, rows, fh)
         return _write_text(fmt, rows, out)
 
@@ -395,12 +397,18 @@ def _arrow_schema():
 
 
 def _write_parquet(rows: Iterator[tuple], out: str | os.PathLike | IO) -> int:
+    if isinstance(out, (str, os.PathLike)):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            return _write_parquet_to(rows, str(tmp))
+    return _write_parquet_to(rows, out)
+
+
+def _write_parquet_to(rows: Iterator[tuple], out: str | IO) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = _arrow_schema()
-    if isinstance(out, (str, os.PathLike)):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with pq.ParquetWriter(out, schema) as writer:
         batch: list[tuple] = []

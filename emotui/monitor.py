@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .camera import FrameSource, SourceLost, UnreadableFrame, open_source
-from .errors import CheckpointError, SourceError, UsageError
+from .errors import CheckpointError, SourceError, UsageError, WriteError
 from .events import EventHandler, Finished, ItemFailed, Prediction, SourceState, ignore
 from .features import ReferenceTracker, face_arrays
 from .labels import CLASSES
@@ -464,6 +465,11 @@ class _Pending:
 
 
 def _save_frame(folder: Path, frame) -> None:
+    """Encoded in memory and written by Python, whole or not at all: cv2.imwrite reports a full disk only as a
+    False that is easy to miss, and may leave half a JPEG."""
     import cv2
 
-    cv2.imwrite(str(folder / f"frame_{frame.index:06d}.jpg"), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+    encoded, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+    if not encoded:
+        raise WriteError(f"cannot encode frame {frame.index} as JPEG for {folder}")
+    atomic_write_bytes(folder / f"frame_{frame.index:06d}.jpg", jpeg.tobytes())
