@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 from pathlib import Path
 
 from . import __version__
+from .atomic import atomic_write_bytes
 from .errors import CheckpointError
 from .features import FEATURE_SPEC_VERSION, N_BLENDSHAPES, REFERENCE_MIN_FACES
 from .landmarker import sha256_of
@@ -23,12 +23,6 @@ FORMAT_VERSION = 1
 WEIGHTS = "model.safetensors"
 CALIBRATION_BUFFERS = ("logit_bias", "temperature")
 CONFIG = "config.json"
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def feature_spec() -> dict:
@@ -50,7 +44,7 @@ def save_checkpoint(model, out: Path, config: dict) -> dict:  # noqa: ANN001 - E
     bad = [k for k, v in tensors.items() if v.is_floating_point() and not bool(v.isfinite().all())]
     if bad:
         raise CheckpointError(f"not saving a model with non-finite values (in {bad[0]}): training diverged")
-    _atomic_write_bytes(out / WEIGHTS, save_bytes(tensors, metadata={"format": FORMAT}))
+    atomic_write_bytes(out / WEIGHTS, save_bytes(tensors, metadata={"format": FORMAT}))
     full = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -64,7 +58,7 @@ def save_checkpoint(model, out: Path, config: dict) -> dict:  # noqa: ANN001 - E
     }
     full["weights_sha256"] = sha256_of(out / WEIGHTS)
     full["model_id"] = f"{out.resolve().name}-{full['weights_sha256'][:8]}"
-    _atomic_write_bytes(out / CONFIG, (json.dumps(full, indent=2) + "\n").encode())
+    atomic_write_bytes(out / CONFIG, (json.dumps(full, indent=2) + "\n").encode())
     return full
 
 

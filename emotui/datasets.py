@@ -197,7 +197,9 @@ def _read_csv(path: Path):  # noqa: ANN202
     import pandas as pd
 
     try:
-        return pd.read_csv(path, dtype={"subject": str, "set_id": str, "file": str, "path": str})
+        # No NA guessing: JAFFE's subject `NA`, Namibia's country code or a note saying "null" are values; an empty
+        # cell stays "" (which every reader here treats as missing).
+        return pd.read_csv(path, dtype={"subject": str, "set_id": str, "file": str, "path": str}, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DatasetError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
 

@@ -29,3 +29,7 @@ class CheckpointError(EmotuiError):
 
 class SourceError(EmotuiError):
     """A camera, video, folder or stream that cannot be opened."""
+
+
+class WriteError(EmotuiError):
+    """A file that could not be written (a full disk, permissions); the previous version, if any, is kept."""

@@ -26,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from . import config
+from .atomic import atomic_path
 from .detection import DETECT_FACES, Detected, detect_image
 from .errors import DatasetError, EmotuiError
 from .events import EventHandler, Finished, ItemFailed, Progress, ignore
+from .features_file import check_features_file, completeness_metadata, dataset_metadata, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
 from .pool import run_pool
 from .schema import BASE_FIELDS, BASE_SCHEMA, STATUSES
@@ -79,10 +81,9 @@ def read_features(path: str | Path):  # noqa: ANN201 (pandas is imported lazily)
     import pyarrow.parquet as pq
 
     path = Path(path).expanduser()
-    if not path.is_file():
-        if _parts_dir(path).is_dir():
-            raise DatasetError(f"{path} is unfinished: run `emotui extract` again to complete it")
+    if not path.is_file() and not parts_dir(path).is_dir():
         raise DatasetError(f"features file not found: {path} (make it with `emotui extract DATASET --out {path}`)")
+    check_features_file(path)
     try:
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
@@ -202,7 +203,7 @@ class _Job:
 
         self.frame = frame.reset_index(drop=True)
         self.out = out
-        self.parts = _parts_dir(out)
+        self.parts = parts_dir(out)
         self.model_sha = model_sha
         self.max_faces = max_faces
         self.paths: list[str] = self.frame["path"].astype(str).tolist()
@@ -222,6 +223,9 @@ class _Job:
         meta["subject"] = meta["subject"].astype(str)
         # Converted once; each part takes its rows from it.
         self.meta = pa.Table.from_pandas(meta, preserve_index=False).replace_schema_metadata(None)
+        # Parts and the merged file say which dataset they come from and how many images it has (features_file).
+        self.dataset = frame.attrs.get("root")
+        self.file_meta = {**BASE_SCHEMA.metadata, **dataset_metadata(self.dataset, len(self.paths))}
         self._next_part = 0
 
     def _sources(self) -> list[Path]:
@@ -305,7 +309,7 @@ class _Job:
         ordered += [(name, meta.column(name)) for name in meta.column_names if name not in ("label", "subject")]
         schema = pa.schema([BASE_SCHEMA.field(n) for n in BASE_SCHEMA.names]
                            + [meta.schema.field(n) for n in meta.column_names if n not in ("label", "subject")],
-                           metadata=BASE_SCHEMA.metadata)
+                           metadata=self.file_meta)
         return pa.Table.from_arrays([c for _, c in ordered], schema=schema)
 
     def merge(self):  # noqa: ANN201
@@ -326,10 +330,13 @@ class _Job:
         unchanged = sources == [self.out] and len(current) == len(keys) and current["order"].is_monotonic_increasing
         table = table.take(pa.array(current["order"].to_numpy()))
         table = self._with_meta(table.select(_DETECTION_COLUMNS), current["index"].tolist())
-        if not unchanged or not tables[0].equals(table):
-            tmp = self.out.with_name(f".{self.out.name}.tmp")
-            pq.write_table(table, tmp)
-            os.replace(tmp, self.out)
+        # A run stopped part way leaves a file that says so (and how far it got); readers warn about it.
+        done = int(current["index"].nunique())
+        table = table.replace_schema_metadata(
+            {**self.file_meta, **completeness_metadata(self.dataset, len(self.paths), done)})
+        if not unchanged or not tables[0].equals(table, check_metadata=True):
+            with atomic_path(self.out) as tmp:
+                pq.write_table(table, tmp)
         for source in sources:
             if source != self.out:
                 source.unlink(missing_ok=True)
@@ -365,10 +372,6 @@ def _summarise(table, frame, out: Path, model_sha: str, **run: Any) -> Extractio
         landmarker=model_sha,
         **run,
     )
-
-
-def _parts_dir(out: Path) -> Path:
-    return out.with_name(out.name + ".parts")
 
 
 def _cpu_count() -> int:

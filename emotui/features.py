@@ -186,9 +186,10 @@ class FeatureSet:
 def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
     import pandas as pd
 
+    from .features_file import check_features_file
+
     path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"features file not found: {path}")
+    check_features_file(path)  # missing, never merged, or incomplete (a warning with the counts)
     try:
         df = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several types for a file that is not Parquet

@@ -11,6 +11,7 @@ its session as ended uncleanly (once the process that owned it is gone).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import config
+from .atomic import atomic_path
 from .errors import EmotuiError, UsageError
 from .events import Prediction
 from .labels import CLASSES
@@ -41,8 +43,13 @@ PREDICTION_COLUMNS = (
     *PROB_COLUMNS, *SMOOTHED_COLUMNS, *BBOX_COLUMNS, *LATENCY_COLUMNS,
 )
 FORMATS = ("csv", "jsonl", "parquet")
-# How long a statement waits for another connection's lock before failing ("database is locked").
+# How long a statement waits for another connection's lock before failing ("database is locked"). Read when a
+# store opens, so tests can shorten it.
 BUSY_SECONDS = 10.0
+# What makes a SQLite file an emotui log (an older log may lack gaps, which a writer adds).
+_OURS = {"sessions": {"id", "started", "ended", "source", "ended_cleanly", "end_reason", "pid", "pid_started", "host"},
+         "predictions": set(PREDICTION_COLUMNS)}
+_ORPHANED = "process ended without closing the session"
 
 _REAL = {"source_ms", "confidence", *PROB_COLUMNS, *SMOOTHED_COLUMNS, *BBOX_COLUMNS, *LATENCY_COLUMNS}
 _INT = {"frame", "track", "uncertain"}
@@ -95,6 +102,10 @@ def new_session_id() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
+class LogError(EmotuiError):
+    """The prediction log failed under a running command: locked by another process, a full disk, a damaged file."""
+
+
 def _process_started(pid: int) -> float | None:
     import psutil
 
@@ -135,21 +146,30 @@ class LogStore:
         so this connection never takes the write lock the session's writer needs."""
         self.path = Path(path).expanduser() if path else config.log_db_path()
         self.read_only = read_only
+        self.busy = BUSY_SECONDS
         try:
             if read_only:
+                # Listing and exporting never create, convert or repair anything: a mistyped path is an error, a
+                # foreign database stays as it was, and a log on a read-only disk can still be read.
                 if not self.path.is_file():
                     raise EmotuiError(f"there is no prediction log at {self.path} yet (run `emotui watch`)")
-                self._conn = _connect_read_only(self.path)
+                self._conn = _connect_read_only(self.path, self.busy)
+                _check_ours(self._conn, self.path, empty_ok=False)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = sqlite3.connect(self.path, timeout=BUSY_SECONDS, check_same_thread=False,
+                self._conn = sqlite3.connect(self.path, timeout=self.busy, check_same_thread=False,
                                              isolation_level=None)
+                _check_ours(self._conn, self.path, empty_ok=True)  # before WAL mode converts someone else's file
                 self._conn.execute("PRAGMA journal_mode=WAL")
                 # NORMAL in WAL mode: a committed frame survives the process being killed (not a power cut)
                 # without an fsync per frame.
                 self._conn.execute("PRAGMA synchronous=NORMAL")
                 self._conn.executescript(_SCHEMA)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, EmotuiError) as exc:
+            with contextlib.suppress(AttributeError, sqlite3.Error):
+                self._conn.close()
+            if isinstance(exc, EmotuiError):
+                raise
             raise EmotuiError(f"cannot open the prediction log {self.path}: {exc}") from None
         self._lock = threading.Lock()
         self._host = socket.gethostname()
@@ -158,8 +178,21 @@ class LogStore:
 
     # ------------------------------------------------------------ writing
 
+    @contextlib.contextmanager
+    def _sql(self) -> Iterator[None]:
+        """SQLite's errors as one line that says what happened to the log (the frames committed stay)."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                text += f" (another connection held it for over {self.busy:g} s)"
+            elif "malformed" in text or "not a database" in text:
+                text += " (the file is damaged)"
+            raise LogError(f"the prediction log {self.path} failed: {text}") from None
+
     def _write(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
-        with self._lock:
+        with self._lock, self._sql():
             return self._conn.execute(sql, params)
 
     def start_session(
@@ -179,14 +212,16 @@ class LogStore:
     def log_frame(self, predictions: Sequence[Prediction]) -> None:
         """Every row of one analysed frame, in one transaction: a frame is logged whole or not at all."""
         rows = [_row(p) for p in predictions]
-        with self._lock:
-            self._conn.execute("BEGIN")
+        with self._lock, self._sql():
             try:
+                self._conn.execute("BEGIN")
                 self._conn.executemany(_INSERT, rows)
+                self._conn.execute("COMMIT")  # a busy COMMIT leaves the transaction open: rolled back below
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    with contextlib.suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
 
     def open_gap(self, session: str, started: str, reason: str) -> int:
         cur = self._write("INSERT INTO gaps (session, started, reason) VALUES (?, ?, ?)", (session, started, reason))
@@ -203,27 +238,29 @@ class LogStore:
 
     def mark_orphans(self) -> list[str]:
         """Sessions left open by a process that no longer runs: mark them ended uncleanly at their last row."""
-        with self._lock:
+        with self._lock, self._sql():
             open_rows = self._conn.execute(
                 "SELECT id, pid, pid_started, host FROM sessions WHERE ended_cleanly IS NULL"
             ).fetchall()
         orphans = []
         for session, pid, pid_started, host in open_rows:
-            if host != self._host:
-                continue  # another machine's process: we cannot tell whether it still runs
-            started = _process_started(pid) if pid else None
-            alive = started is not None and (pid_started is None or abs(started - pid_started) < 1.0)
-            if alive:
+            if not self._orphaned(pid, pid_started, host):
                 continue
             self._write(
-                "UPDATE sessions SET ended_cleanly = 0, end_reason = 'process ended without closing the session', "
+                "UPDATE sessions SET ended_cleanly = 0, end_reason = ?, "
                 "ended = COALESCE((SELECT MAX(time) FROM predictions WHERE session = ?), started) "
                 "WHERE id = ? AND ended_cleanly IS NULL",
-                (session, session),
+                (_ORPHANED, session, session),
             )
             self._write("UPDATE gaps SET ended = COALESCE(ended, started) WHERE session = ?", (session,))
             orphans.append(session)
         return orphans
+
+    def _orphaned(self, pid: int | None, pid_started: float | None, host: str | None) -> bool:
+        if host != self._host:
+            return False  # another machine's process: we cannot tell whether it still runs
+        started = _process_started(pid) if pid else None
+        return not (started is not None and (pid_started is None or abs(started - pid_started) < 1.0))
 
     # ------------------------------------------------------------ reading
 
@@ -241,31 +278,37 @@ class LogStore:
         return matches[0]
 
     def _infos(self, where: str, params: Sequence[Any]) -> list[SessionInfo]:
-        with self._lock:
+        with self._lock, self._sql():
             rows = self._conn.execute(
                 f"""SELECT s.id, s.started, s.ended, s.source, s.model_id, s.model_checksum, s.settings,
                           s.ended_cleanly, s.end_reason,
                           (SELECT COUNT(DISTINCT frame) FROM predictions p WHERE p.session = s.id),
                           (SELECT COUNT(*) FROM predictions p WHERE p.session = s.id AND p.label IS NOT NULL),
-                          (SELECT COUNT(*) FROM gaps g WHERE g.session = s.id)
+                          (SELECT COUNT(*) FROM gaps g WHERE g.session = s.id),
+                          s.pid, s.pid_started, s.host,
+                          (SELECT MAX(time) FROM predictions p WHERE p.session = s.id)
                    FROM sessions s {where} ORDER BY s.started, s.id""",
                 params,
             ).fetchall()
-        return [
-            SessionInfo(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6] or "{}"),
-                        None if r[7] is None else bool(r[7]), r[8], r[9], r[10], r[11])
-            for r in rows
-        ]
+        infos = []
+        for r in rows:
+            clean, reason, ended = None if r[7] is None else bool(r[7]), r[8], r[2]
+            # A reader does not write the orphan mark, but reports what a writer would record.
+            if clean is None and self.read_only and self._orphaned(r[12], r[13], r[14]):
+                clean, reason, ended = False, _ORPHANED, r[15] or r[1]
+            infos.append(SessionInfo(r[0], r[1], ended, r[3], r[4], r[5], json.loads(r[6] or "{}"), clean, reason,
+                                     r[9], r[10], r[11]))
+        return infos
 
     def gaps(self, session: str) -> list[dict[str, Any]]:
-        with self._lock:
+        with self._lock, self._sql():
             rows = self._conn.execute(
                 "SELECT started, ended, reason, recovered FROM gaps WHERE session = ? ORDER BY id", (session,)
             ).fetchall()
         return [dict(started=a, ended=b, reason=c, recovered=bool(d)) for a, b, c, d in rows]
 
     def latest_session(self) -> str | None:
-        with self._lock:
+        with self._lock, self._sql():
             row = self._conn.execute("SELECT id FROM sessions ORDER BY started DESC, id DESC LIMIT 1").fetchone()
         return row[0] if row else None
 
@@ -302,11 +345,16 @@ class LogStore:
     def _stream(self, sql: str, params: list[Any]) -> Iterator[tuple]:
         # Its own read-only connection in autocommit mode: an export may run while this store (or another
         # process) logs a session; in WAL mode such a reader never blocks the writer, nor waits for it.
-        reader = _connect_read_only(self.path)
+        with self._sql():
+            reader = _connect_read_only(self.path, self.busy)
         try:
-            cursor = reader.execute(sql, params)
-            while batch := cursor.fetchmany(1000):
+            with self._sql():
+                cursor = reader.execute(sql, params)
+                batch = cursor.fetchmany(1000)
+            while batch:
                 yield from batch
+                with self._sql():
+                    batch = cursor.fetchmany(1000)
         finally:
             reader.close()
 
@@ -326,8 +374,9 @@ class LogStore:
         if out is None:
             return _write_text(fmt, rows, sys.stdout)
         if isinstance(out, (str, os.PathLike)):
+            # Into a temporary file, renamed when complete: a full disk never leaves half an export in `out`.
             Path(out).parent.mkdir(parents=True, exist_ok=True)
-            with open(out, "w", newline="", encoding="utf-8") as fh:
+            with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
                 return _write_text(fmt, rows, fh)
         return _write_text(fmt, rows, out)
 
@@ -344,11 +393,39 @@ class LogStore:
         self.close()
 
 
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_SECONDS,
-                           check_same_thread=False, isolation_level=None)
-    conn.execute("PRAGMA query_only=1")
+def _connect_read_only(path: Path, busy: float) -> sqlite3.Connection:
+    """mode=ro; on a read-only disk (or folder), where SQLite cannot make the WAL's shared-memory file, immutable=1,
+    which reads the file as it is (no other process can be writing it there)."""
+    uri = path.resolve().as_uri()
+    try:
+        return _open_uri(f"{uri}?mode=ro", busy)
+    except sqlite3.OperationalError:
+        if os.access(path.parent, os.W_OK):
+            raise
+        return _open_uri(f"{uri}?mode=ro&immutable=1", busy)
+
+
+def _open_uri(uri: str, busy: float) -> sqlite3.Connection:
+    conn = sqlite3.connect(uri, uri=True, timeout=busy, check_same_thread=False, isolation_level=None)
+    try:
+        conn.execute("PRAGMA query_only=1")
+        conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opening is lazy: fail here, not later
+    except sqlite3.Error:
+        conn.close()
+        raise
     return conn
+
+
+def _check_ours(conn: sqlite3.Connection, path: Path, *, empty_ok: bool) -> None:
+    """Refuse a SQLite file that is not an emotui log, before anything is written to it."""
+    tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables and empty_ok:
+        return  # a new log
+    for table, columns in _OURS.items():
+        have = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")} if table in tables else set()
+        if not columns <= have:
+            found = ", ".join(sorted(tables)[:5]) or "no tables"
+            raise EmotuiError(f"{path} is not an emotui prediction log (it has {found}); give another --db")
 
 
 def _row(p: Prediction) -> tuple:
@@ -395,12 +472,18 @@ def _arrow_schema():
 
 
 def _write_parquet(rows: Iterator[tuple], out: str | os.PathLike | IO) -> int:
+    if isinstance(out, (str, os.PathLike)):
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            return _write_parquet_to(rows, str(tmp))
+    return _write_parquet_to(rows, out)
+
+
+def _write_parquet_to(rows: Iterator[tuple], out: str | IO) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = _arrow_schema()
-    if isinstance(out, (str, os.PathLike)):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with pq.ParquetWriter(out, schema) as writer:
         batch: list[tuple] = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .atomic import atomic_write_text
 from .features import REFERENCE_MIN_FACES
 
 CARD = "MODEL_CARD.md"
@@ -97,5 +98,5 @@ def write_card(model_dir: Path, config: dict) -> Path:
     model_dir = Path(model_dir)
     notes = model_dir / NOTES
     path = model_dir / CARD
-    path.write_text(render_card(config, notes.read_text(errors="replace") if notes.is_file() else ""))
+    atomic_write_text(path, render_card(config, notes.read_text(errors="replace") if notes.is_file() else ""))
     return path

@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import atomic_write_bytes
 from .camera import FrameSource, SourceLost, UnreadableFrame, open_source
-from .errors import CheckpointError, SourceError, UsageError
+from .errors import CheckpointError, SourceError, UsageError, WriteError
 from .events import EventHandler, Finished, ItemFailed, Prediction, SourceState, ignore
 from .features import ReferenceTracker, face_arrays
 from .labels import CLASSES
-from .logstore import LogStore, utc_iso
+from .logstore import LogError, LogStore, utc_iso
 from .smoothing import EmaSmoother
 from .tracking import Tracker
 
@@ -337,12 +338,23 @@ class _Watch:
             n = max(summary.frames_analysed, 1)
             summary.latency_ms = {k: v / n for k, v in self.sums.items()}
             summary.log_ms = self.log_total / n
-            if self.open_gap is not None:
-                self.log.close_gap(self.open_gap, utc_iso(), recovered=False)
-            self.log.end_session(self.session, clean=error is None, reason=summary.reason)
+            self.close_session(clean=error is None, failing=error is not None or summary.reason == "interrupted")
         self.on_event(SourceState("ended", summary.reason))
         self.on_event(Finished("monitor", summary.as_dict(), cancelled=summary.reason == "stopped"))
         return summary
+
+    def close_session(self, *, clean: bool, failing: bool) -> None:
+        """Record the end. When the log itself is what failed (locked by another process, a full disk, a damaged
+        file) this may fail too: the error that ended the session is the one reported, every frame committed so
+        far stays, and the session, left open, is marked unclean by the next emotui command once this process
+        has ended."""
+        try:
+            if self.open_gap is not None:
+                self.log.close_gap(self.open_gap, utc_iso(), recovered=False)
+            self.log.end_session(self.session, clean=clean, reason=self.summary.reason)
+        except LogError:
+            if not failing:
+                raise
 
     def report(self, notices: queue.SimpleQueue) -> None:
         """What the capture thread said: unreadable frames, a lost source, retries, its return or loss."""
@@ -467,6 +479,11 @@ class _Pending:
 
 
 def _save_frame(folder: Path, frame) -> None:
+    """Encoded in memory and written by Python, whole or not at all: cv2.imwrite reports a full disk only as a
+    False that is easy to miss, and may leave half a JPEG."""
     import cv2
 
-    cv2.imwrite(str(folder / f"frame_{frame.index:06d}.jpg"), cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+    encoded, jpeg = cv2.imencode(".jpg", cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2BGR))
+    if not encoded:
+        raise WriteError(f"cannot encode frame {frame.index} as JPEG for {folder}")
+    atomic_write_bytes(folder / f"frame_{frame.index:06d}.jpg", jpeg.tobytes())

@@ -140,3 +140,23 @@ def test_unusable_datasets_raise_one_line_errors(tmp_path, case):
 def test_kaggle_images_folder_itself_with_emotions_csv_beside_it():
     frame = discover(KAGGLE / "images")
     assert frame.attrs["layout"] == "kaggle" and len(frame) == 49 and "gender" in frame.columns
+
+
+def test_na_and_other_pandas_missing_words_are_ids_not_missing_values(tmp_path):
+    """JAFFE's subject `NA` (and Namibia's country code) are real values: no CSV of the user's is NA-guessed."""
+    _image(tmp_path / "folders" / "happy" / "NA.HA1.jpg")
+    _image(tmp_path / "folders" / "sad" / "KA.SA1.jpg")
+    (tmp_path / "folders" / "manifest.csv").write_text(
+        "file,label,subject,note\nhappy/NA.HA1.jpg,happy,NA,null\nsad/KA.SA1.jpg,sad,KA,\n")
+    frame = discover(tmp_path / "folders")
+    assert frame.set_index("subject")["label"].to_dict() == {"NA": "happy", "KA": "sad"}
+    assert frame["note"].tolist() == ["null", ""]
+    _image(tmp_path / "csv" / "a.jpg")
+    (tmp_path / "csv" / "list.csv").write_text("path,label,subject\na.jpg,happy,N/A\n")
+    assert discover(tmp_path / "csv" / "list.csv")["subject"].tolist() == ["N/A"]
+    kaggle = tmp_path / "kaggle"
+    _image(kaggle / "images" / "NA" / "Happy.jpg")
+    _image(kaggle / "images" / "7" / "Sad.jpg")
+    (kaggle / "emotions.csv").write_text("set_id,country\nNA,NA\n7,None\n")
+    frame = discover(kaggle).set_index("subject")
+    assert frame.loc["NA", "country"] == "NA" and frame.loc["7", "country"] == "None"

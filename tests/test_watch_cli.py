@@ -116,7 +116,8 @@ def test_bad_input_gives_one_line_and_a_non_zero_exit(args, message):
 
 def test_export_errors_are_one_line(tmp_path):
     result = run("export", "--db", str(tmp_path / "none.db"), "--format", "csv")
-    assert result.exit_code == 1 and "has no sessions yet" in result.stderr
+    assert result.exit_code == 1 and "there is no prediction log at" in result.stderr
+    assert not (tmp_path / "none.db").exists()
     result = run("export", "--db", str(tmp_path / "none.db"), "--format", "parquet")
     assert result.exit_code == 2 and "give --out" in result.stderr
 

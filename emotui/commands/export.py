@@ -26,7 +26,10 @@ def export(session: str | None, all_sessions: bool, since: str | None, until: st
 
     if session and all_sessions:
         raise UsageError("give --session or --all, not both")
-    with LogStore(db) as store:
+    if fmt == "parquet" and out is None:
+        raise UsageError("parquet is binary: give --out FILE")
+    # Read-only: an export never creates, converts or writes to the log it is given.
+    with LogStore(db, read_only=True) as store:
         count = store.export(fmt, out, session=session, all_sessions=all_sessions, since=since, until=until)
     if out:
         click.echo(f"emotui: wrote {count} rows to {out}", err=True)

@@ -16,9 +16,14 @@ def sessions(db: str | None, as_json: bool) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from .. import config
     from ..logstore import LogStore
 
-    with LogStore(db) as store:
+    if db is None and not config.log_db_path().exists():
+        click.echo(f"no sessions in {config.log_db_path()} yet (run `emotui watch`)", err=True)
+        return
+    # Read-only: a listing never creates, converts or writes to the file it is given.
+    with LogStore(db, read_only=True) as store:
         found = store.sessions()
         path = store.path
     if as_json:
