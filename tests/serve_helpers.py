@@ -46,8 +46,9 @@ def start_server_class(port: int, token: str, max_sessions: int = 4, command: st
     return server
 
 
-def start_cli(*args: str, port: int) -> tuple[subprocess.Popen, str]:
-    """`emotui ... serve --port PORT ...`; returns the process and the token URL it printed on stderr."""
+def start_cli(*args: str, port: int) -> tuple[subprocess.Popen, str, list[str]]:
+    """`emotui ... serve --port PORT ...`; returns the process, the token URL it printed on stderr and the
+    lines it printed before."""
     server = subprocess.Popen([sys.executable, "-m", "emotui", *args, "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines = []
@@ -58,7 +59,7 @@ def start_cli(*args: str, port: int) -> tuple[subprocess.Popen, str]:
             break
         lines.append(line)
         if found := re.search(r"http://\S+\?token=\w+", line):
-            return server, found.group(0)
+            return server, found.group(0), lines[:-2]
     stop(server)
     raise AssertionError(f"no token URL printed: {''.join(lines)!r}")
 

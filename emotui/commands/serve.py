@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import shlex
+import socket
 import sys
 
 import click
+
+from ..errors import UsageError
 
 
 def dashboard_command(params: dict) -> str:
@@ -47,4 +50,7 @@ def serve(ctx: click.Context, host: str, port: int, max_sessions: int) -> None:
 
     server = DashboardServer(dashboard_command(params), host=host, port=port, max_sessions=max_sessions,
                              announce=announce)
-    server.serve()
+    try:
+        server.serve()
+    except socket.gaierror as exc:
+        raise UsageError(f"--host {host}: {exc.strerror}") from None
