@@ -35,10 +35,11 @@ def wait_listening(server: subprocess.Popen, port: int, timeout: float = 30) -> 
     raise AssertionError(f"nothing listening on {port}; server exit code {server.poll()}")
 
 
-def start_server_class(port: int, token: str, max_sessions: int = 4, command: str | None = None) -> subprocess.Popen:
-    """DashboardServer serving `command` (by default the stuck stand-in app)."""
-    command = command or f"{sys.executable} {STUCK_APP}"
-    code = ("from emotui.tui.web_server import DashboardServer; "
+def start_server_class(port: int, token: str, max_sessions: int = 4, grace: float = 0.7) -> subprocess.Popen:
+    """DashboardServer serving the stuck stand-in app, with shorter quit and SIGTERM graces than the CLI's."""
+    command = f"{sys.executable} {STUCK_APP}"
+    code = (f"import emotui.tui.web_server as web; web.QUIT_GRACE = web.TERM_GRACE = {grace}; "
+            "from emotui.tui.web_server import DashboardServer; "
             f"DashboardServer({command!r}, host='127.0.0.1', port={port}, max_sessions={max_sessions}, "
             f"token={token!r}).serve()")
     server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
