@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -15,6 +15,7 @@ from emotui.cli import cli
 from emotui.commands.serve import dashboard_command
 
 from .conftest import DATASETS, MEDIA
+from .serve_helpers import drop, fetch, free_port, gone_within, raw_websocket, start_cli, stop, wait_children
 
 SAMPLE = DATASETS / "kaggle-layout-sample"
 
@@ -46,33 +47,77 @@ def test_serve_forwards_the_dashboard_options():
     assert command.endswith("-m emotui --data 'my data' --source 0 --interval 1.0")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def test_serve_answers_on_loopback_only():
-    port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "emotui", "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def test_serve_answers_on_loopback_only_and_with_the_token():
+    port = free_port()
+    server, url, _ = start_cli("serve", port=port)
     try:
-        deadline, page = time.monotonic() + 30, None
-        while page is None and time.monotonic() < deadline and server.poll() is None:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    page = (response.status, response.read().decode())
-            except OSError:
-                time.sleep(0.2)
-        assert page is not None, f"no answer on port {port}"
-        status, body = page
-        assert status == 200 and "emotui" in body and "ws://127.0.0.1" in body
+        assert url.startswith(f"http://127.0.0.1:{port}/?token=") and len(url.split("token=")[1]) == 48
+        status, body, _ = fetch(url)
+        assert status == 200 and "emotui" in body and f"ws://127.0.0.1:{port}/ws" in body
+        assert fetch(url.split("?")[0])[0] == 403
         listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
         assert [line.split()[3] for line in listening.splitlines()] == [f"127.0.0.1:{port}"]
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        stop(server)
+
+
+def test_serve_on_every_interface_warns_and_builds_urls_from_the_host_header():
+    port = free_port()
+    server, url, before = start_cli("serve", "--host", "0.0.0.0", port=port)
+    try:
+        (warning,) = before
+        assert warning.startswith("emotui: warning: --host 0.0.0.0 exposes the dashboard to the network")
+        assert "token" in warning
+        name = socket.gethostname()
+        assert url.startswith(f"http://{name}:{port}/?token=")
+        token = url.split("token=")[1]
+        status, body, _ = fetch(f"http://127.0.0.1:{port}/?token={token}", {"Host": f"{name}:{port}"})
+        assert status == 200 and "0.0.0.0" not in body
+        assert f"ws://{name}:{port}/ws" in body and f"http://{name}:{port}/static/" in body
+        assert fetch(f"http://127.0.0.1:{port}/?token={token}", {"Host": f"rebound.example:{port}"})[0] == 403
+    finally:
+        stop(server)
+
+
+def test_a_dashboard_tab_dropped_while_starting_and_the_server_stopped_leave_no_app_process():
+    """The real dashboard per tab: dropped before it has drawn, it is gone within seconds; the Ctrl-C of the
+    server ends the others and exits 130."""
+    port = free_port()
+    server, url, _ = start_cli("serve", "--max-sessions", "1", port=port)
+    token = url.split("token=")[1]
+    try:
+        sock, status, _ = raw_websocket(port, f"token={token}&width=100&height=30",
+                                        {"Origin": f"http://127.0.0.1:{port}"})
+        assert status == 101
+        (app,) = wait_children(server.pid, 1)
+        assert "emotui" in " ".join(app.cmdline())
+        assert raw_websocket(port, f"token={token}")[1] == 503  # --max-sessions 1
+        drop(sock)
+        assert gone_within([app], 10) == [], "the dashboard outlived its dropped tab"
+
+        deadline = time.monotonic() + 5  # the slot frees once the server has reaped the app
+        while (opened := raw_websocket(port, f"token={token}"))[1] == 503 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        sock, status, _ = opened
+        assert status == 101
+        apps = wait_children(server.pid, 1)
+        sock.settimeout(30)
+        screen = b""
+        while b"emotui" not in screen:  # the real dashboard draws through the web driver (binary frames)
+            chunk = sock.recv(65536)
+            assert chunk, "the session closed before the dashboard drew"
+            screen += chunk
+        assert screen[0] == 0x82
+        assert stop(server, signal.SIGINT) == 130
+        assert gone_within(apps, 5) == [], "the dashboard outlived the server"
+        sock.close()
+    finally:
+        if server.poll() is None:
+            stop(server)
+
+
+def test_serve_on_an_unknown_host_is_a_one_line_error():
+    done = subprocess.run([sys.executable, "-m", "emotui", "serve", "--host", "nowhere.invalid"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1].startswith("emotui: error: --host nowhere.invalid: "), done.stderr
