@@ -46,7 +46,7 @@ class TrainConfig:
     balance: float = 0.5  # class balance: half from the sampler, half from loss weights
     dataset_balance: float = 0.5  # each features file weighs (its faces) ** this: 0 = equal, 1 = by size
     soft_labels: bool = True  # train on rater-vote distributions where a dataset has them (FER+)
-    calibrate: str = "temperature"  # after training, on the validation part: none | temperature | prior (+ bias)
+    calibrate: str = "prior"  # after training, on the validation part: none | temperature | prior (temperature + bias)
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     seed: int = 0

@@ -78,7 +78,7 @@ def test_train_on_one_dataset_test_on_another(ck_subset_features, ferplus_subset
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["split"]["train"]["faces"] + config["training"]["split"]["validation"]["faces"] == \
         len(load_features([ck_subset_features]))
-    assert config["metrics"]["calibration"]["mode"] == "temperature"
+    assert config["metrics"]["calibration"]["mode"] == "prior" and len(config["metrics"]["calibration"]["logit_bias"]) == 8
     assert config["metrics"]["calibration"]["temperature"] > 0
     same = CliRunner().invoke(cli, ["train", str(ck_subset_features), "--test-on", str(ck_subset_features),
                                     "--out", str(tmp_path / "x")])
