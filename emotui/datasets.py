@@ -117,7 +117,9 @@ def _from_kaggle(root: Path) -> _Rows | None:
     if meta_path.is_file() and rows.records:
         meta = _read_csv(meta_path)
         if "set_id" in meta.columns:
-            meta = meta.drop_duplicates("set_id").set_index(meta["set_id"].astype(str))
+            # A set listed twice keeps its first row (the index must be unique for the lookup below).
+            meta = meta.assign(set_id=meta["set_id"].astype(str).str.strip()).drop_duplicates("set_id")
+            meta = meta.set_index(meta["set_id"])
             keep = [c for c in meta.columns if c != "set_id" and c not in RESERVED_COLUMNS]
             for record in rows.records:
                 if record["set_id"] in meta.index:

@@ -246,16 +246,21 @@ class _Job:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(source, columns=columns)
+            names = pq.read_schema(source).names
+            missing = [c for c in columns or [] if c not in names]
+            table = None if missing else pq.read_table(source, columns=columns)
         except (pa.ArrowException, OSError) as exc:
             if source == self.out:
+                # Arrow's messages run over several lines (a schema dump): the first says enough.
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise DatasetError(
-                    f"{source} exists and is not an emotui features file ({exc}); choose another --out"
+                    f"{source} exists and is not an emotui features file ({reason}); choose another --out"
                 ) from None
             source.unlink(missing_ok=True)  # a part is renamed into place whole, so this is foreign: drop it
             return pa.table({c: pa.array([], BASE_SCHEMA.field(c).type) for c in columns or KEY_COLUMNS})
-        if columns and any(c not in table.column_names for c in columns):
-            raise DatasetError(f"{source} exists and is not an emotui features file; choose another --out")
+        if missing:
+            raise DatasetError(f"{source} exists and is not an emotui features file (missing columns: "
+                               f"{', '.join(missing)}); choose another --out")
         return table
 
     def write_part(self, indices: list[int], results: list[Detected]) -> None:
