@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,7 @@ class ExtractionSummary:
     rate: float  # images per second in this run
     cancelled: bool = False
     landmarker: str = ""
+    unreadable_folders: list[str] = field(default_factory=list)  # folders of the dataset that could not be listed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -366,6 +367,7 @@ def _summarise(table, frame, out: Path, model_sha: str, **run: Any) -> Extractio
         by_status=ordered_status,
         by_class={label: dict(counts) for label, counts in sorted(by_class.items())},
         unknown_labels=dict(frame.attrs.get("unknown_labels", {})),
+        unreadable_folders=list(frame.attrs.get("unreadable_folders", [])),
         cancelled=run["remaining"] > 0,
         landmarker=model_sha,
         **run,
