@@ -132,6 +132,10 @@ def run_extraction(
     model_path = resolve_landmarker(landmarker)
     model_sha = sha256_of(model_path)
     workers = max(1, int(workers or _cpu_count()))
+    if workers > MAX_WORKERS_PER_CORE * _cpu_count():
+        # Each worker is a process with its own FaceLandmarker (~150 MB): --workers 10000 would exhaust memory.
+        raise EmotuiError(f"--workers {workers} is more than {MAX_WORKERS_PER_CORE * _cpu_count()} "
+                          f"({MAX_WORKERS_PER_CORE} per core on this machine): each worker holds its own landmarker")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
@@ -376,6 +380,9 @@ def _summarise(table, frame, out: Path, model_sha: str, **run: Any) -> Extractio
 
 def _parts_dir(out: Path) -> Path:
     return out.with_name(out.name + ".parts")
+
+
+MAX_WORKERS_PER_CORE = 4
 
 
 def _cpu_count() -> int:

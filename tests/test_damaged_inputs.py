@@ -98,3 +98,24 @@ def test_a_foreign_parquet_as_extract_out_is_one_line(tmp_path, content):
     result = CliRunner().invoke(cli, ["extract", str(KAGGLE), "--out", str(out), "--workers", "1"])
     _one_error_line(result, f"{out} exists and is not an emotui features file", "choose another --out")
     assert out.read_bytes() == before
+
+
+def test_a_job_that_fails_before_it_begins_prints_exactly_one_line(tmp_path):
+    """No blank lines left by a progress bar that never drew (a real process, stderr not a terminal)."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "empty.parquet"
+    out.write_bytes(b"")
+    proc = subprocess.run([sys.executable, "-m", "emotui", "extract", str(KAGGLE), "--out", str(out), "--workers",
+                           "1"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr == (f"emotui: error: {out} exists and is not an emotui features file (Parquet file size is "
+                           "0 bytes); choose another --out\n")
+
+
+def test_extract_refuses_more_workers_than_the_machine_can_hold(tmp_path):
+    result = CliRunner().invoke(cli, ["extract", str(KAGGLE), "--out", str(tmp_path / "f.parquet"), "--workers",
+                                      "100000"])
+    _one_error_line(result, "--workers 100000 is more than", "per core")
+    assert not (tmp_path / "f.parquet").exists()
