@@ -133,6 +133,7 @@ class VideoCaptureSource(FrameSource):
         self._cap = None
         self._count = 0
         self._bad_run = 0
+        self._delivered = 0  # frames decoded since the source opened
         self._opened_at = 0.0
         self._last_ts = -1.0
         self._offset = 0.0
@@ -159,7 +160,12 @@ class VideoCaptureSource(FrameSource):
             cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.resolution[1])
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = fps if fps and 0 < fps < 1000 else None
-        self.frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if self.kind == "file" else 0
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT) if self.kind in ("file", "stream") else 0
+        self.frame_count = int(count) if count and 0 < count < 1e9 else 0
+        if self.kind == "stream" and self.frame_count:
+            # A URL with a known length is a video file served over the network, not a live feed: its end is the
+            # source's end (reopening it would only play it again from the start).
+            self.live = False
         self._cap = cap
         self._opened_at = time.monotonic()
 
@@ -187,13 +193,17 @@ class VideoCaptureSource(FrameSource):
         if not ok or bgr is None or bgr.size == 0:
             if self.live:
                 raise SourceLost(f"{self.describe()} stopped delivering frames")
+            if self.kind == "stream" and not self._delivered:
+                raise SourceError(f"stream {self.spec} opened but gave no frame (a video file whose index is at its "
+                                  "end needs a server that serves byte ranges)")
             self._bad_run += 1
             remaining = self.frame_count - index
             if remaining > 1 and self._bad_run < MAX_BAD_FILE_FRAMES:
                 raise UnreadableFrame(f"frame {index} of {self.spec} cannot be decoded")
             return None
         self._bad_run = 0
-        if self.kind == "file":
+        self._delivered += 1
+        if not self.live:
             ts = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
             if ts <= self._last_ts:  # some containers repeat or omit timestamps
                 ts = self._last_ts + (1000.0 / self.fps if self.fps else 1.0)

@@ -8,7 +8,8 @@ Layouts, tried in this order:
   manifest a CSV file (or <root>/manifest.csv) with path (or file), label and optionally subject columns; paths
            relative to the CSV's folder.
 Labels go through emotui.labels.normalize_label. Files whose label is unknown are left out and counted in
-`frame.attrs["unknown_labels"]` ({name: files}); nothing is guessed.
+`frame.attrs["unknown_labels"]` ({name: files}); nothing is guessed. Symlinked folders are followed (each real
+folder once); folders that cannot be listed are left out and named in `frame.attrs["unreadable_folders"]`.
 """
 
 from __future__ import annotations
@@ -37,9 +38,20 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def _walk_images(root: Path) -> list[Path]:
-    found = []
-    for folder, dirs, files in os.walk(root):
+def _walk_images(root: Path, unreadable: list[str]) -> list[Path]:
+    """Images under root, following symlinked folders; a link back to a folder already seen is not walked again
+    (a loop would otherwise never end). Folders that cannot be listed are appended to `unreadable`."""
+    found, seen = [], set()
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=lambda exc: unreadable.append(_abs(exc.filename))):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (info.st_dev, info.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((info.st_dev, info.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(folder) / name for name in sorted(files) if is_image(Path(name)))
     return found
@@ -88,6 +100,7 @@ class _Rows:
     def __init__(self) -> None:
         self.records: list[dict] = []
         self.unknown: Counter[str] = Counter()
+        self.unreadable: list[str] = []  # folders that could not be listed
 
     def add(self, path: Path, raw_label: str, subject: str, **extra: object) -> None:
         label = normalize_label(raw_label)
@@ -108,16 +121,23 @@ def _from_kaggle(root: Path) -> _Rows | None:
         return None
     rows = _Rows()
     for set_dir in sets:
-        for image in sorted(p for p in set_dir.iterdir() if p.is_file() and is_image(p)):
+        try:
+            images_of_set = sorted(p for p in set_dir.iterdir() if p.is_file() and is_image(p))
+        except OSError:
+            rows.unreadable.append(_abs(set_dir))
+            continue
+        for image in images_of_set:
             rows.add(image, image.stem, set_dir.name, set_id=set_dir.name)
     # Inside images/, only files named after expressions make this layout (not any folder of photos).
-    if not rows.records and (pointed_inside or not rows.unknown):
+    if not rows.records and (pointed_inside or not rows.unknown) and not rows.unreadable:
         return None
     meta_path = images.parent / "emotions.csv"
     if meta_path.is_file() and rows.records:
         meta = _read_csv(meta_path)
         if "set_id" in meta.columns:
-            meta = meta.drop_duplicates("set_id").set_index(meta["set_id"].astype(str))
+            # A set listed twice keeps its first row (the index must be unique for the lookup below).
+            meta = meta.assign(set_id=meta["set_id"].astype(str).str.strip()).drop_duplicates("set_id")
+            meta = meta.set_index(meta["set_id"])
             keep = [c for c in meta.columns if c != "set_id" and c not in RESERVED_COLUMNS]
             for record in rows.records:
                 if record["set_id"] in meta.index:
@@ -126,8 +146,13 @@ def _from_kaggle(root: Path) -> _Rows | None:
 
 
 def _from_class_folders(root: Path) -> _Rows | None:
-    files = [p for p in _walk_images(root) if p.parent != root]
+    unreadable: list[str] = []
+    files = [p for p in _walk_images(root, unreadable) if p.parent != root]
     if not files:
+        if any(normalize_label(Path(folder).name) for folder in unreadable):
+            rows = _Rows()  # class folders, none of which could be listed: say so rather than "no layout"
+            rows.unreadable = unreadable
+            return rows
         return None
     by_folder: dict[Path, list[Path]] = {}
     for image in files:
@@ -137,6 +162,7 @@ def _from_class_folders(root: Path) -> _Rows | None:
         return None
     manifests = _subject_manifests(root, by_folder)
     rows = _Rows()
+    rows.unreadable = unreadable
     for folder, images in by_folder.items():
         split = folder.parent.relative_to(root).as_posix()
         for image in images:
@@ -214,12 +240,16 @@ def _finish(rows: _Rows, layout: str, root: Path):  # noqa: ANN202
     import pandas as pd
 
     if not rows.records:
+        if rows.unreadable:
+            raise DatasetError(f"cannot list {len(rows.unreadable)} folder(s) of {root}, e.g. {rows.unreadable[0]}, "
+                               "and no other image was found")
         if rows.unknown:
             raise DatasetError(f"no image in {root} has a known expression label; unknown: {describe_unknown(rows.unknown)}")
         raise DatasetError(f"no images found in {root}")
     frame = pd.DataFrame.from_records(rows.records)
     frame = frame.drop_duplicates("path").reset_index(drop=True)
-    frame.attrs.update(layout=layout, root=_abs(root), unknown_labels=dict(rows.unknown.most_common()))
+    frame.attrs.update(layout=layout, root=_abs(root), unknown_labels=dict(rows.unknown.most_common()),
+                       unreadable_folders=sorted(rows.unreadable))
     return frame
 
 

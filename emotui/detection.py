@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from .errors import EmotuiError, ImageReadError
-from .landmarker import MAX_DETECT_SIDE, Landmarker, read_image
+from .images import decode_image
+from .landmarker import MAX_DETECT_SIDE, Landmarker
 
 # The detector always looks for this many faces so that "the largest face" is the largest of several, not
 # whichever face MediaPipe happens to return first; n_faces counts up to this number (or --max-faces if larger).
 DETECT_FACES = 4
-_JPEG_SUFFIXES = (".jpg", ".jpeg", ".jpe")
 
 
 @dataclass(slots=True)
@@ -41,37 +41,7 @@ def decode_for_detection(path: str | Path) -> tuple[np.ndarray, int, int]:
     Huge JPEGs are decoded at 1/2, 1/4 or 1/8 scale by libjpeg itself (never below the landmarker's working size),
     which saves both the decode time and the full-size buffers: an 8000x8000 photo would otherwise need ~400 MB.
     """
-    size = _jpeg_size(path) if str(path).lower().endswith(_JPEG_SUFFIXES) else None
-    factor = 1
-    if size:
-        while factor < 8 and max(size) / (factor * 2) >= MAX_DETECT_SIDE:
-            factor *= 2
-    if factor == 1:
-        rgb = read_image(path)
-        return rgb, rgb.shape[1], rgb.shape[0]
-    import cv2
-
-    flag = {2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4, 8: cv2.IMREAD_REDUCED_COLOR_8}[factor]
-    bgr = cv2.imdecode(np.fromfile(path, dtype=np.uint8), flag)
-    if bgr is None:
-        raise ImageReadError(f"not a readable image: {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), size[0], size[1]
-
-
-def _jpeg_size(path: str | Path) -> tuple[int, int] | None:
-    """(width, height) after EXIF rotation from the header alone, or None when Pillow cannot tell."""
-    try:
-        from PIL import Image  # comes with mediapipe (through matplotlib); only used to read headers
-    except ImportError:
-        return None
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            if image.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # rotated a quarter turn
-                width, height = height, width
-            return width, height
-    except Exception:  # noqa: BLE001 - an unreadable header is reported by the real decode
-        return None
+    return decode_image(path, min_side=MAX_DETECT_SIDE)
 
 
 def detect_image(landmarker: Landmarker, path: str, max_faces: int = 1) -> Detected:

@@ -21,7 +21,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class ExtractionSummary:
     rate: float  # images per second in this run
     cancelled: bool = False
     landmarker: str = ""
+    unreadable_folders: list[str] = field(default_factory=list)  # folders of the dataset that could not be listed
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -132,6 +133,10 @@ def run_extraction(
     model_path = resolve_landmarker(landmarker)
     model_sha = sha256_of(model_path)
     workers = max(1, int(workers or _cpu_count()))
+    if workers > MAX_WORKERS_PER_CORE * _cpu_count():
+        # Each worker is a process with its own FaceLandmarker (~150 MB): --workers 10000 would exhaust memory.
+        raise EmotuiError(f"--workers {workers} is more than {MAX_WORKERS_PER_CORE * _cpu_count()} "
+                          f"({MAX_WORKERS_PER_CORE} per core on this machine): each worker holds its own landmarker")
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
@@ -250,16 +255,21 @@ class _Job:
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(source, columns=columns)
+            names = pq.read_schema(source).names
+            missing = [c for c in columns or [] if c not in names]
+            table = None if missing else pq.read_table(source, columns=columns)
         except (pa.ArrowException, OSError) as exc:
             if source == self.out:
+                # Arrow's messages run over several lines (a schema dump): the first says enough.
+                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                 raise DatasetError(
-                    f"{source} exists and is not an emotui features file ({exc}); choose another --out"
+                    f"{source} exists and is not an emotui features file ({reason}); choose another --out"
                 ) from None
             source.unlink(missing_ok=True)  # a part is renamed into place whole, so this is foreign: drop it
             return pa.table({c: pa.array([], BASE_SCHEMA.field(c).type) for c in columns or KEY_COLUMNS})
-        if columns and any(c not in table.column_names for c in columns):
-            raise DatasetError(f"{source} exists and is not an emotui features file; choose another --out")
+        if missing:
+            raise DatasetError(f"{source} exists and is not an emotui features file (missing columns: "
+                               f"{', '.join(missing)}); choose another --out")
         return table
 
     def write_part(self, indices: list[int], results: list[Detected]) -> None:
@@ -368,10 +378,14 @@ def _summarise(table, frame, out: Path, model_sha: str, **run: Any) -> Extractio
         by_status=ordered_status,
         by_class={label: dict(counts) for label, counts in sorted(by_class.items())},
         unknown_labels=dict(frame.attrs.get("unknown_labels", {})),
+        unreadable_folders=list(frame.attrs.get("unreadable_folders", [])),
         cancelled=run["remaining"] > 0,
         landmarker=model_sha,
         **run,
     )
+
+
+MAX_WORKERS_PER_CORE = 4
 
 
 def _cpu_count() -> int:

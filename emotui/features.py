@@ -199,7 +199,25 @@ def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
         raise DatasetError(f"{path} is not an emotui features file (missing columns: {', '.join(sorted(missing))})")
     if "face" in df.columns:  # one face per image: the largest (face 0) or the no-face row
         df = df[df["face"].isna() | (df["face"] == 0)]
+    _check_face_arrays(df, path)
     return df.reset_index(drop=True)
+
+
+# Values per face each array column must hold (MediaPipe's 478 landmarks x 3, 52 blendshapes, a 4x4 matrix).
+_ARRAY_SIZES = {"landmarks": N_LANDMARKS * 3, "blendshapes": len(BLENDSHAPE_NAMES), "transform": 16}
+
+
+def _check_face_arrays(df, path: Path) -> None:  # noqa: ANN001 - pandas.DataFrame
+    """A file written by something else (or damaged) must fail here, naming the file, not deep inside numpy."""
+    ok = df[df["status"] == "ok"]
+    for column, size in _ARRAY_SIZES.items():
+        lengths = ok[column].map(lambda v: len(v) if hasattr(v, "__len__") and not isinstance(v, str) else -1)
+        bad = lengths != size
+        if bad.any():
+            found = sorted(set(lengths[bad].tolist()))
+            shown = ", ".join("none" if n < 0 else str(n) for n in found[:3])
+            raise DatasetError(f"{path} is not a usable features file: {int(bad.sum())} face row(s) whose "
+                               f"{column} hold {shown} values instead of {size}")
 
 
 def table_arrays(df) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001

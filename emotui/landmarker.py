@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from .errors import ImageReadError, LandmarkerModelError
+from .errors import LandmarkerModelError
 
 LANDMARKER_FILENAME = "face_landmarker.task"
 LANDMARKER_URL = (
@@ -121,21 +121,11 @@ def resolve_landmarker(
 # ---------------------------------------------------------------- images
 
 def read_image(path: str | Path) -> np.ndarray:
-    """Decode any image OpenCV reads (grey, RGBA, 16-bit, EXIF-rotated) into 8-bit RGB."""
-    import cv2
+    """Decode any image OpenCV reads (grey, RGBA, 16-bit, EXIF-rotated) into 8-bit RGB, within the pixel budget
+    of emotui.images (a huge JPEG comes back reduced, any other huge image raises ImageTooLargeError)."""
+    from .images import decode_image
 
-    path = Path(path)
-    try:
-        data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode also handles non-ASCII paths
-    except OSError as exc:
-        raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if data.size == 0:
-        raise ImageReadError(f"empty file: {path}")
-    # IMREAD_COLOR converts grey and alpha to 3 channels, scales 16-bit down and applies EXIF orientation.
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ImageReadError(f"not a readable image: {path}")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return decode_image(path)[0]
 
 
 # ---------------------------------------------------------------- faces

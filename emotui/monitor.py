@@ -113,6 +113,9 @@ class _Capture(threading.Thread):
         self.halt = threading.Event()
         self.notices: queue.SimpleQueue = queue.SimpleQueue()
         self.frames_read = 0
+        # While a loss is being recovered: its deadline, attempts and next wait. A reopen that opens but gives no
+        # frame is not a recovery, so the deadline holds until a frame arrives.
+        self._outage: dict | None = None
 
     def run(self) -> None:
         origin = None
@@ -129,6 +132,9 @@ class _Capture(threading.Thread):
                     continue
                 if frame is None:
                     break
+                if self._outage is not None:
+                    self._outage = None
+                    self.notices.put(("recovered", time.time()))
                 self.frames_read += 1
                 if self.paced:
                     if origin is None:
@@ -144,25 +150,28 @@ class _Capture(threading.Thread):
             self.handoff.close()
 
     def _recover(self, message: str) -> bool:
-        self.notices.put(("lost", message, time.time()))
-        deadline = time.monotonic() + self.reconnect_timeout
-        delay, longest = self.backoff
-        attempt = 0
+        """Reopen the source until it opens or the deadline passes; the loss counts as recovered (in run) only
+        when a frame arrives."""
+        if self._outage is None:
+            self.notices.put(("lost", message, time.time()))
+            self._outage = {"deadline": time.monotonic() + self.reconnect_timeout, "delay": self.backoff[0],
+                            "attempt": 0}
+        outage, longest = self._outage, self.backoff[1]
         while not self.halt.is_set():
-            remaining = deadline - time.monotonic()
+            remaining = outage["deadline"] - time.monotonic()
             if remaining <= 0:
                 break
-            attempt += 1
-            wait = min(delay, remaining)
-            self.notices.put(("retrying", f"reconnecting to {self.source.spec} (attempt {attempt}) in {wait:.1f} s"))
+            outage["attempt"] += 1
+            wait = min(outage["delay"], remaining)
+            self.notices.put(("retrying", f"reconnecting to {self.source.spec} (attempt {outage['attempt']}) "
+                                          f"in {wait:.1f} s"))
             if self.halt.wait(wait):
                 return False
+            outage["delay"] = min(outage["delay"] * 2, longest)
             try:
                 self.source.reopen()
             except SourceError:
-                delay = min(delay * 2, longest)
                 continue
-            self.notices.put(("recovered", time.time()))
             return True
         if not self.halt.is_set():
             self.notices.put(("gave_up", time.time(), f"{message}; gave up after {self.reconnect_timeout:g} s"))

@@ -54,14 +54,14 @@ class EventRenderer:
         self._tasks: dict[str, Any] = {}
 
     def __enter__(self) -> EventRenderer:
-        self._bar.start()
-        return self
+        return self  # the bar starts with the first progress: a job that fails first leaves no blank lines
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
-        self._bar.stop()
+        if self._tasks:
+            self._bar.stop()
         hidden = sum(self.failures.values()) - self.max_failures
         if hidden > 0:
             by_status = ", ".join(f"{n} {s}" for s, n in self.failures.most_common())
@@ -93,6 +93,8 @@ class EventRenderer:
         if task is None and not event.total:
             return  # nothing to do (e.g. everything resumed): no empty bar
         if task is None:
+            if not self._tasks:
+                self._bar.start()
             self._tasks[event.stage] = self._bar.add_task(event.stage, total=event.total or None,
                                                          completed=event.done, **fields)
         else:
@@ -114,4 +116,8 @@ def download_progress(console: Console | None = None):  # noqa: ANN201
             task = bar.add_task("download", total=total or None)
         bar.update(task, completed=done)
 
-    return on_progress, bar.stop
+    def close() -> None:
+        if task is not None:  # stopping a bar never started still prints a blank line
+            bar.stop()
+
+    return on_progress, close

@@ -220,10 +220,16 @@ class _Run:
         resume = self.out / "resume"
         if not (resume / "state.json").is_file():
             return False
-        meta = json.loads((resume / "state.json").read_text())
+        try:  # a torn or damaged file: json, safetensors and the reads each raise their own types
+            meta = json.loads((resume / "state.json").read_text())
+            tensors = load_file(str(resume / "state.safetensors"))
+            if not isinstance(meta, dict) or set(self.state) - set(meta):
+                raise ValueError("keys missing")
+        except Exception as exc:  # noqa: BLE001
+            raise DatasetError(f"resume state {resume} is corrupt ({type(exc).__name__}): start again without "
+                               "--resume or delete it") from None
         if meta.get("split") != self.split_id or meta.get("config", {}).get("model_size") != self.cfg.model_size:
             raise DatasetError(f"{resume} belongs to a different split or model: start again without --resume")
-        tensors = load_file(str(resume / "state.safetensors"))
         self.model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         if self.scored is not self.model:
             self.scored.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})

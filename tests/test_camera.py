@@ -18,6 +18,7 @@ from emotui.smoothing import EmaSmoother
 from emotui.tracking import Tracker, iou
 
 from .conftest import MEDIA, serve_folder
+from .streams import jpeg_frames, serve_mjpeg
 
 
 def read_all(source):
@@ -102,21 +103,44 @@ def http_video(tmp_path):
         yield f"{base}/clip.mp4", server
 
 
-def test_a_stream_that_ends_is_lost_and_can_be_reopened(http_video):
-    url, server = http_video
+def test_a_video_file_over_http_is_not_live_and_ends_at_its_end(http_video):
+    url, _ = http_video
     source = open_source(url)
-    assert source.kind == "stream" and source.live
-    count = 0
-    with pytest.raises(SourceLost):
-        while source.read() is not None:
-            count += 1
+    assert source.kind == "stream" and not source.live and source.frame_count == 472
+    count, last = 0, -1.0
+    while (frame := source.read()) is not None:  # not lost and replayed from the start: it ends
+        assert frame.timestamp_ms > last
+        last = frame.timestamp_ms
+        count += 1
     assert count == 472
-    source.reopen()
-    assert source.read().rgb.shape == (360, 640, 3)
-    server.shutdown()
-    server.server_close()
-    with pytest.raises(SourceError, match="cannot reopen http"):
+
+
+def test_a_video_over_http_that_gives_no_frame_is_one_clear_error(tmp_path):
+    """single_face.mp4 has its index (moov) at the end, as cv2's mp4v writer makes them; from a server without
+    byte ranges FFmpeg opens it but reads nothing. Once an error, never a reopen loop."""
+    assert (MEDIA / "single_face.mp4").read_bytes().find(b"moov") > 100_000
+    (tmp_path / "moov-at-end.mp4").symlink_to(MEDIA / "single_face.mp4")
+    with serve_folder(tmp_path) as (base, _):
+        source = open_source(f"{base}/moov-at-end.mp4")
+        assert not source.live
+        with pytest.raises(SourceError, match="opened but gave no frame"):
+            source.read()
+
+
+def test_a_live_stream_that_ends_is_lost_and_can_be_reopened():
+    frames = jpeg_frames(MEDIA / "WolfgangLanger_Pexels.mp4", 12)
+    with serve_mjpeg(frames, refuse_after=2) as (url, state):
+        source = open_source(url)
+        assert source.kind == "stream" and source.live
+        count = 0
+        with pytest.raises(SourceLost):
+            while source.read() is not None:
+                count += 1
+        assert count == 12
         source.reopen()
+        assert source.read().rgb.shape == (360, 640, 3)
+        with pytest.raises(SourceError, match="cannot reopen http"):
+            source.reopen()
 
 
 # ------------------------------------------------------------------ tracking and smoothing

@@ -18,7 +18,8 @@ from emotui.labels import CLASSES
 from emotui.logstore import LogStore
 from emotui.monitor import run_monitor
 
-from .conftest import MEDIA, QuietHandler, serve_folder
+from .conftest import MEDIA, serve_folder
+from .streams import jpeg_frames, serve_mjpeg
 
 
 def watch(source, predictor, store, **options):
@@ -232,30 +233,19 @@ def test_a_model_with_other_classes_is_refused(predictor, store):
         run_monitor(MEDIA / "single_face.mp4", predictor=Wrong(), store=store)
 
 
-@pytest.fixture()
-def flaky_stream(tmp_path):
-    """The Pexels video over local HTTP; the server accepts only `allowed_opens` connections from the start of
-    the file, so a stream that ends can come back once and then disappears."""
-    (tmp_path / "clip.mp4").symlink_to(MEDIA / "WolfgangLanger_Pexels.mp4")
-    state = {"allowed_opens": 2, "opens": 0}
-
-    class Flaky(QuietHandler):
-        def do_GET(self):  # noqa: N802
-            if self.headers.get("Range") in (None, "bytes=0-"):
-                state["opens"] += 1
-                if state["opens"] > state["allowed_opens"]:
-                    self.send_error(503)
-                    return
-            super().do_GET()
-
-    with serve_folder(tmp_path, Flaky) as (base, _):
-        yield f"{base}/clip.mp4", state
+LIVE_FRAMES = 40
 
 
-def test_a_lost_stream_is_retried_the_gap_recorded_and_the_session_ends_cleanly(flaky_stream, predictor, store):
-    url, state = flaky_stream
-    summary, predictions, events = watch(url, predictor, store, interval=0, reconnect_timeout=1.5,
-                                         backoff=(0.1, 0.4))
+@pytest.fixture(scope="module")
+def camera_frames():
+    return jpeg_frames(MEDIA / "WolfgangLanger_Pexels.mp4", LIVE_FRAMES)
+
+
+def test_a_lost_stream_is_retried_the_gap_recorded_and_the_session_ends_cleanly(camera_frames, predictor, store):
+    """A live MJPEG camera that drops its connection, comes back once, then is gone (503)."""
+    with serve_mjpeg(camera_frames, refuse_after=2) as (url, state):
+        summary, predictions, events = watch(url, predictor, store, interval=0, reconnect_timeout=1.5,
+                                             backoff=(0.1, 0.4))
     states = [e.state for e in events if isinstance(e, SourceState)]
     assert states[:4] == ["open", "lost", "retrying", "open"] and states[-2:] == ["lost", "ended"]
     assert states.count("retrying") >= 3  # backoff attempts before giving up
@@ -267,4 +257,27 @@ def test_a_lost_stream_is_retried_the_gap_recorded_and_the_session_ends_cleanly(
     info = store.session(summary.session)
     assert info.ended_cleanly is True and info.end_reason == "source lost" and info.gaps == 2
     frames = [p.frame for p in predictions]
-    assert frames == sorted(frames) and frames[-1] > 472  # it carried on after the first gap
+    assert frames == sorted(frames) and frames[-1] >= LIVE_FRAMES  # it carried on after the first gap
+
+
+def test_a_reopen_that_gives_no_frame_is_not_a_recovery(camera_frames, predictor, store):
+    """After the first connection the camera opens but sends only a broken picture: each reopen succeeds, none
+    delivers, so --reconnect-timeout must still end the session (it used to count every reopen as recovered)."""
+    with serve_mjpeg(camera_frames[:5], good_opens=1) as (url, state):
+        started = time.monotonic()
+        summary, _, events = watch(url, predictor, store, interval=0, reconnect_timeout=1.5, backoff=(0.1, 0.2),
+                                   duration=20)
+    assert summary.reason == "source lost" and time.monotonic() - started < 15
+    assert state["opens"] >= 3 and [g["recovered"] for g in summary.gaps] == [False]
+    states = [e.state for e in events if isinstance(e, SourceState)]
+    assert states.count("open") == 1 and states[-2:] == ["lost", "ended"]  # never "open" again
+
+
+def test_a_video_file_over_http_ends_instead_of_replaying(tmp_path, predictor, store):
+    (tmp_path / "clip.mp4").symlink_to(MEDIA / "WolfgangLanger_Pexels.mp4")
+    with serve_folder(tmp_path) as (base, _):
+        summary, predictions, events = watch(f"{base}/clip.mp4", predictor, store, interval=1000, fast=True,
+                                             duration=60)
+    assert summary.reason == "source ended" and summary.gaps == []
+    assert "lost" not in [e.state for e in events if isinstance(e, SourceState)]
+    assert [p.frame for p in predictions] == [0]

@@ -46,6 +46,11 @@ def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int
     if unknown:
         err.print(f"[yellow]left out {sum(unknown.values())} files with unknown labels:[/] {describe_unknown(unknown)}",
                   highlight=False, soft_wrap=True)
+    unreadable = frame.attrs.get("unreadable_folders") or []
+    if unreadable:
+        more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
+        err.print(f"[yellow]left out {len(unreadable)} folder(s) that cannot be listed:[/] "
+                  f"{', '.join(unreadable[:3])}{more}", highlight=False, soft_wrap=True)
     on_download, end_download = download_progress(err)
     try:
         model = resolve_landmarker(landmarker, on_progress=on_download)

@@ -22,7 +22,8 @@ from ..features import REFERENCE_MIN_FACES
 def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa: ANN001
     """Label, the 8 probabilities and the bounding box of each face (largest first)."""
     from ..errors import ImageReadError
-    from ..landmarker import Landmarker, read_image
+    from ..detection import decode_for_detection
+    from ..landmarker import Landmarker
     from ..predictor import Predictor
 
     predictor = Predictor.load(model_dir)
@@ -30,7 +31,8 @@ def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa
     with Landmarker(max_faces=max_faces) as landmarker:
         for path in images:
             try:
-                detected.append((path, landmarker.detect(read_image(path)), None))
+                rgb, width, _ = decode_for_detection(path)
+                detected.append((path, _full_size(landmarker.detect(rgb), width / rgb.shape[1]), None))
             except ImageReadError as exc:
                 failed += 1
                 detected.append((path, [], str(exc)))
@@ -69,6 +71,15 @@ def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa
                 click.echo(f"{item['path']} face {i}: {face['label']} {face['confidence']:.2f} ({others}) bbox {bbox}")
     if failed:  # each unreadable image was reported on stderr; the others were still predicted
         raise SystemExit(1)
+
+
+def _full_size(faces: list, scale: float) -> list:
+    """Boxes in the pixels of the image file, not of the reduced copy a huge JPEG was decoded to."""
+    from dataclasses import replace
+
+    if scale == 1:
+        return faces
+    return [replace(face, bbox=tuple(v * scale for v in face.bbox)) for face in faces]
 
 
 def _person_reference(faces: list) -> tuple | None:

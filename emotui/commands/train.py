@@ -51,6 +51,10 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
     result = run_training(list(features), out, epochs=epochs, folds=folds, seed=seed, model_size=model_size,
                           batch_size=batch_size, lr=lr, resume=resume, on_event=on_event,
                           on_warning=lambda text: err.print(f"[yellow]{text}[/]"), **extra)
+    if result.cancelled and "classes" not in result.metrics and not result.folds:
+        # Stopped before any epoch ended: there are no metrics to show and no model in --out.
+        err.print(f"interrupted before the first epoch ended: no model was saved in {out}")
+        raise SystemExit(130)
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:
