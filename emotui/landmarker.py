@@ -248,7 +248,7 @@ class Landmarker:
         from . import small_faces
 
         if self.search and len(faces) < (want or self.max_faces):
-            faces = small_faces.merge(faces, small_faces.search(self._run_image, small, width, height))
+            faces = small_faces.merge(faces, small_faces.search(self._run_image, small, width, height, not faces))
         if self.refine_small:
             refined = [small_faces.refine(self._run_image, rgb, f) if small_faces.is_small(f, width, height) else f
                        for f in faces]

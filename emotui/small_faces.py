@@ -92,17 +92,19 @@ def refine(run: RunFn, rgb: np.ndarray, face: Face) -> Face:
     return best if best is not None and iou(best.bbox, face.bbox) >= SAME_FACE_IOU else face
 
 
-def search(run: RunFn, small: np.ndarray, width: int, height: int) -> list[Face]:
-    """Faces in a grey-bordered copy of the frame and, for large frames, in 2x2 overlapping tiles; `small` is the
+def search(run: RunFn, small: np.ndarray, width: int, height: int, none_found: bool = True) -> list[Face]:
+    """Faces in a grey-bordered copy of the frame when the full pass found none (a face that fills or overflows
+    the frame is alone in it) and, for large frames, in 2x2 overlapping tiles: at most 5 passes. `small` is the
     frame as the full pass saw it (possibly shrunk), width and height the frame's own."""
     import cv2
 
     s_h, s_w = small.shape[:2]
     scale = s_w / width  # small = frame * scale
     found: list[Face] = []
-    pad = int(round(PAD_FRACTION * max(s_h, s_w)))
-    padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=GREY)
-    found += [remap(f, padded.shape, (-pad / scale, -pad / scale), scale, width, height) for f in run(padded)]
+    if none_found:
+        pad = int(round(PAD_FRACTION * max(s_h, s_w)))
+        padded = cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=GREY)
+        found += [remap(f, padded.shape, (-pad / scale, -pad / scale), scale, width, height) for f in run(padded)]
     if max(s_h, s_w) >= TILE_MIN_SIDE:
         t_w, t_h = int(s_w * TILE_FRACTION), int(s_h * TILE_FRACTION)
         for top in (0, s_h - t_h):
