@@ -55,7 +55,7 @@ def detect_image(landmarker: Landmarker, path: str, max_faces: int = 1) -> Detec
     except Exception as exc:  # noqa: BLE001 - OpenCV raises cv2.error on some corrupt files
         return Detected("unreadable", f"cannot decode {path}: {_one_line(exc)}")
     try:
-        faces = landmarker.detect(rgb)
+        faces = landmarker.detect(rgb, want=max_faces)  # it finds up to DETECT_FACES; a search only when short
     except Exception as exc:  # noqa: BLE001 - one bad image must not stop the batch
         return Detected("error", f"{type(exc).__name__}: {_one_line(exc)}", width, height)
     if not faces:

@@ -163,7 +163,8 @@ class Face:
         return max(0.0, x1 - x0) * max(0.0, y1 - y0)
 
 
-def _bbox(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+def face_bbox(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float, float, float]:
+    """x0, y0, x1, y1 in pixels of the landmarks (normalised), clipped to the image."""
     xs = np.clip(landmarks[:, 0], 0.0, 1.0) * width
     ys = np.clip(landmarks[:, 1], 0.0, 1.0) * height
     return float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())
@@ -172,7 +173,11 @@ def _bbox(landmarks: np.ndarray, width: int, height: int) -> tuple[float, float,
 class Landmarker:
     """A FaceLandmarker in IMAGE or VIDEO mode. Create it in the thread or process that uses it.
 
-    Faces come back largest first.
+    Faces come back largest first, at most max_faces. `refine_small` meshes each face small in the frame again on
+    an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
+    again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
+    IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes).
+    See emotui.small_faces.
     """
 
     def __init__(
@@ -182,41 +187,78 @@ class Landmarker:
         video: bool = False,
         max_faces: int = 1,
         min_confidence: float = 0.5,
+        refine_small: bool = True,
+        search: bool | None = None,
     ) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
-
         self.model_path = resolve_landmarker(model_path)
         self.video = video
+        self.max_faces = max(1, int(max_faces))
+        self.min_confidence = min_confidence
+        self.refine_small = refine_small
+        self.search = (not video) if search is None else bool(search)
+        self._task = self._create(video)
+        self._image_task = None if video else self._task  # IMAGE mode, for crops, tiles and bordered copies
+        self._last_ts = -1
+
+    def _create(self, video: bool):  # noqa: ANN202 - mediapipe's FaceLandmarker
+        from mediapipe.tasks.python import BaseOptions, vision
+
         options = vision.FaceLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-            num_faces=max(1, int(max_faces)),
-            min_face_detection_confidence=min_confidence,
-            min_face_presence_confidence=min_confidence,
-            min_tracking_confidence=min_confidence,
+            num_faces=self.max_faces,
+            min_face_detection_confidence=self.min_confidence,
+            min_face_presence_confidence=self.min_confidence,
+            min_tracking_confidence=self.min_confidence,
             output_face_blendshapes=True,
             output_facial_transformation_matrixes=True,
         )
         with _native_stderr_silenced():
-            self._task = vision.FaceLandmarker.create_from_options(options)
-        self._last_ts = -1
+            return vision.FaceLandmarker.create_from_options(options)
 
-    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Face]:
-        """Faces in an RGB uint8 image. VIDEO mode needs increasing timestamps; equal ones are nudged forward."""
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None, *, want: int | None = None) -> list[Face]:
+        """Faces in an RGB uint8 image. VIDEO mode needs increasing timestamps; equal ones are nudged forward.
+
+        `want` (default max_faces) is how many faces make a search for missed ones unnecessary: a caller that
+        asks for more faces than it needs, to pick the largest, passes what it needs."""
         import cv2
-        import mediapipe as mp
 
         height, width = rgb.shape[:2]
         scale = MAX_DETECT_SIDE / max(height, width)
         small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(small))
         if self.video:
             ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
             ts = max(ts, self._last_ts + 1)
             self._last_ts = ts
-            result = self._task.detect_for_video(image, ts)
+            faces = self._run(small, ts, (width, height))
         else:
-            result = self._task.detect(image)
+            faces = self._run(small, None, (width, height))
+        if not (self.search or self.refine_small):
+            return sorted(faces, key=lambda f: f.area, reverse=True)
+        from . import small_faces
+
+        if self.search and len(faces) < (want or self.max_faces):
+            faces = small_faces.merge(faces, small_faces.search(self._run_image, small, width, height, not faces))
+        if self.refine_small:
+            refined = [small_faces.refine(self._run_image, rgb, f) if small_faces.is_small(f, width, height) else f
+                       for f in faces]
+            faces = small_faces.dedupe(refined)
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[: self.max_faces]
+
+    def _run_image(self, rgb: np.ndarray) -> list[Face]:
+        if self._image_task is None:
+            self._image_task = self._create(video=False)
+        return self._run(rgb, None, None, self._image_task)
+
+    def _run(self, rgb: np.ndarray, ts: int | None, size: tuple[int, int] | None, task=None) -> list[Face]:  # noqa: ANN001
+        """One MediaPipe pass; bboxes in pixels of `size` (default: rgb's own)."""
+        import mediapipe as mp
+
+        width, height = size or (rgb.shape[1], rgb.shape[0])
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        task = task or self._task
+        result = task.detect_for_video(image, ts) if ts is not None else task.detect(image)
         faces = []
         for i, points in enumerate(result.face_landmarks):
             landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
@@ -226,14 +268,13 @@ class Landmarker:
                 blendshapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
             matrices = result.facial_transformation_matrixes
             transform = np.asarray(matrices[i], dtype=np.float32) if matrices else np.eye(4, dtype=np.float32)
-            faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), _bbox(landmarks, width, height)))
-        faces.sort(key=lambda f: f.area, reverse=True)
+            faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), face_bbox(landmarks, width, height)))
         return faces
 
     def close(self) -> None:
-        if self._task is not None:
-            self._task.close()
-            self._task = None
+        for task in {id(t): t for t in (self._task, self._image_task) if t is not None}.values():
+            task.close()
+        self._task = self._image_task = None
 
     def __enter__(self) -> Landmarker:
         return self

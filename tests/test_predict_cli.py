@@ -41,7 +41,7 @@ def test_predict_json_shapes_for_faces_no_face_and_bad_files(tmp_path):
     data = json.loads(res.stdout)
     assert data["classes"] == list(CLASSES) and data["model"]
     multi, landscape, broken = data["images"]
-    assert len(multi["faces"]) == 2 and landscape["faces"] == [] and broken["error"]
+    assert len(multi["faces"]) == 4 and landscape["faces"] == [] and broken["error"]
     for face in multi["faces"]:
         assert face["label"] in CLASSES and len(face["bbox"]) == 4
         assert list(face["probabilities"]) == list(CLASSES)
@@ -55,7 +55,7 @@ def test_predictor_api_for_the_monitor():
     with Landmarker(max_faces=4) as landmarker:
         faces = landmarker.detect(read_image(MEDIA / "multi_face.jpg"))
     probs = predictor.predict(faces)
-    assert probs.shape == (2, 8) and probs.dtype == np.float32
+    assert probs.shape == (4, 8) and probs.dtype == np.float32
     assert np.allclose(probs.sum(1), 1, atol=1e-5)
     assert predictor.predict([]).shape == (0, 8)
     assert np.allclose(predictor.predict(faces[:1])[0], probs[0], atol=1e-6)  # batch size does not change a result
@@ -126,3 +126,15 @@ def test_predict_same_person_judges_faces_against_their_mean():
     two = CliRunner().invoke(cli, ["predict", *map(str, images[:2]), "--same-person", "--json"])
     assert two.exit_code == 0 and "needs faces in 3 images, found 2" in two.stderr
     assert json.loads(two.stdout)["images"] == alone["images"][:2]
+
+
+def test_predict_finds_every_face_of_the_group_photo_and_its_smiles():
+    """Five people, four broad smiles: the single pass found two and called the largest smile sad (issue 10)."""
+    result = CliRunner().invoke(cli, ["predict", str(MEDIA / "multi_face.jpg"), "--max-faces", "5", "--json"])
+    assert result.exit_code == 0, result.output
+    faces = json.loads(result.output)["images"][0]["faces"]
+    assert len(faces) == 5
+    by_x = sorted(faces, key=lambda f: f["bbox"][0] + f["bbox"][2])
+    boy = by_x[2]  # the middle one, behind, with a closed mouth
+    assert 430 < (boy["bbox"][0] + boy["bbox"][2]) / 2 < 520
+    assert [f["label"] for f in by_x if f is not boy] == ["happy"] * 4
