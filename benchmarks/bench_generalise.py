@@ -85,6 +85,29 @@ def baseline(train: list[Path], test_on: list[Path]) -> dict:
     return out
 
 
+def evaluate_kept(keep: Path, features: list[Path]) -> None:
+    """Each kept protocol model judged again on its left-out file (which may be a newer extraction of the same
+    images), with the class prior fitted on validation and without it (logit bias zeroed)."""
+    from emotui.evaluation import evaluate
+    from emotui.predictor import Predictor
+
+    print(f"{'model':<26} {'test data':<12} {'prior':<6} {'acc all':>8} {'acc':>6} {'F1':>6} {'found':>6}  recall per class")
+    for f in features:
+        model_dir = keep / f"left_out_{f.stem}"
+        if not model_dir.is_dir():
+            model_dir = keep / "all_held-out_splits"
+        predictor = Predictor.load(model_dir)
+        fitted = predictor.model.logit_bias.clone()
+        for prior in (1.0, 0.5, 0.0):
+            predictor.model.logit_bias.copy_(fitted * prior)
+            m = evaluate(f, predictor=predictor)
+            if model_dir.name.startswith("all"):  # trained on this file: only its held-out rows are honest
+                continue
+            recall = " ".join(f"{c[:3]} {v['recall']:.2f}" for c, v in m["per_class"].items() if v["support"])
+            print(f"{model_dir.name:<26} {f.stem:<12} {prior:<6g} {m['accuracy_all']:>8.3f} "
+                  f"{m['accuracy']:>6.3f} {m['macro_f1']:>6.3f} {m['n_faces'] / m['n_images']:>6.3f}  {recall}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("features", nargs="+", type=Path)
@@ -95,7 +118,11 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="run only protocols whose name has this")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="keep each protocol's model under this folder")
+    parser.add_argument("--evaluate-kept", type=Path, help="only judge the models kept in this folder again")
     args = parser.parse_args()
+    if args.evaluate_kept:
+        evaluate_kept(args.evaluate_kept, args.features)
+        return
     todo = [p for p in protocols(args.features) if not args.only or any(o in p[0] for o in args.only)]
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(args.jobs) as pool:
         root = str(args.keep) if args.keep else tmp

@@ -69,14 +69,14 @@ def _features_for(data: Path) -> Path:
     return out
 
 
-def evaluate(data: str | Path, model_dir: str | Path | None = None) -> dict:
+def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=None) -> dict:  # noqa: ANN001
     """Metrics of a model on labelled data: faces found are classified, each with its person's reference where the
     data names persons (as in training); images without a face count as errors in accuracy_all only."""
     from .features import person_references, read_feature_table, table_arrays, table_subjects
     from .labels import normalize_label
     from .predictor import Predictor
 
-    predictor = Predictor.load(model_dir)
+    predictor = predictor or Predictor.load(model_dir)
     table = read_feature_table(_features_for(Path(data)))
     labels = table["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
     labelled = table[labels.notna()]
