@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .landmarker import Face, face_bbox
+from .tracking import iou
 
 # A face whose longer side is below this fraction of the frame's longer side is meshed again on a crop.
 SMALL_FRACTION = 0.25
@@ -33,14 +34,6 @@ SAME_FACE_IOU = 0.4
 GREY = (128, 128, 128)
 
 RunFn = Callable[[np.ndarray], list[Face]]
-
-
-def iou(a: tuple, b: tuple) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def remap(face: Face, sub_shape: tuple, origin: tuple[float, float], scale: float, width: int, height: int) -> Face:
