@@ -77,7 +77,8 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     from .predictor import Predictor
 
     predictor = predictor or Predictor.load(model_dir)
-    table = read_feature_table(_features_for(Path(data)))
+    features_file = _features_for(Path(data))
+    table = read_feature_table(features_file)
     labels = table["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
     labelled = table[labels.notna()]
     labels = labels[labels.notna()]
@@ -105,4 +106,32 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
         "model": predictor.model_id,
         "data": str(data),
     })
+    seen = trained_on(predictor.config, features_file)
+    if seen:
+        metrics["trained_on"] = seen
     return metrics
+
+
+def trained_on(config: dict, features_file: Path) -> dict | None:
+    """The model's training data that this features file is (the same file by sha256, or an extraction of the
+    same dataset by name): figures on it flatter the model."""
+    from .landmarker import sha256_of
+
+    stem = Path(features_file).stem
+    names = {stem, stem.rsplit("-", 1)[0]}  # the default features file of a dataset is <name>-<hash>.parquet
+    sha = sha256_of(Path(features_file))
+    for source in config.get("training", {}).get("data", []):
+        if source.get("test_only"):
+            continue
+        if source.get("sha256") == sha or source.get("name") in names:
+            test = config.get("metrics", {}).get("test") or {}
+            return {"name": source.get("name"), "faces_used": source.get("used"), "same_file": source.get("sha256") == sha,
+                    "held_out_accuracy": test.get("accuracy"), "held_out_n": test.get("n")}
+    return None
+
+
+def trained_on_warning(seen: dict) -> str:
+    held = (f"; its held-out test accuracy is {seen['held_out_accuracy']:.3f} on {seen['held_out_n']} faces "
+            "(see its model card)" if seen.get("held_out_accuracy") is not None else "")
+    return (f"the model was trained on {seen['name']} ({seen['faces_used']} faces): figures on it flatter the "
+            f"model{held}")

@@ -71,8 +71,10 @@ def render_card(config: dict, notes: str = "") -> str:
     if not config.get("complete", True):
         lines += ["**Training was stopped before the end**: these are the best weights up to then.", ""]
     lines += ["## Data", "", "Features files it was trained on (the images themselves are not part of the model):", ""]
-    lines += [f"- `{s['name']}`: {s['used']} labelled faces used, {s['skipped']} rows skipped (no face); "
-              f"sha256 `{s['sha256'][:16]}…`" for s in t["data"]]
+    lines += [f"- `{s['name']}`: {s['used']} labelled faces used"
+              + (" **for testing only** (`--test-on`)" if s.get("test_only") else
+                 f", {s['held_out']} of them held out for testing by the data's own split" if s.get("held_out") else "")
+              + f", {s['skipped']} rows skipped (no face); sha256 `{s['sha256'][:16]}…`" for s in t["data"]]
     split = t["split"]
     kind = f"fold {split['fold']} of a subject-grouped cross-validation" if split.get("fold") is not None else "one split"
     lines += ["", "## Split and recipe", "",

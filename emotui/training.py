@@ -489,6 +489,7 @@ def run_training(
     images_of = {}
     for src in fs.sources:
         if src["name"] in test_names:
+            src["test_only"] = True
             images_of[(src["name"], "test")] = src["labelled_images"]
         elif src.get("held_out_images") and test_fraction == 0:
             images_of[(src["name"], "test")] = src["held_out_images"]

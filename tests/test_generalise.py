@@ -80,6 +80,13 @@ def test_train_on_one_dataset_test_on_another(ck_subset_features, ferplus_subset
         len(load_features([ck_subset_features]))
     assert config["metrics"]["calibration"]["mode"] == "prior" and len(config["metrics"]["calibration"]["logit_bias"]) == 8
     assert config["metrics"]["calibration"]["temperature"] > 0
+    on_training = CliRunner().invoke(cli, ["evaluate", "--model", str(out), str(ck_subset_features), "--json"])
+    assert on_training.exit_code == 0
+    assert "the model was trained on ck-subset" in on_training.stderr and "flatter" in on_training.stderr
+    assert json.loads(on_training.stdout)["trained_on"]["same_file"] is True
+    unseen = CliRunner().invoke(cli, ["evaluate", "--model", str(out), str(ferplus_subset_features), "--json"])
+    assert unseen.exit_code == 0 and "flatter" not in unseen.stderr  # test-only data is not training data
+    assert "trained_on" not in json.loads(unseen.stdout)
     same = CliRunner().invoke(cli, ["train", str(ck_subset_features), "--test-on", str(ck_subset_features),
                                     "--out", str(tmp_path / "x")])
     assert same.exit_code != 0 and "both training and --test-on" in same.output

@@ -17,6 +17,10 @@ def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
     from ..evaluation import evaluate as run_evaluation
 
     metrics = run_evaluation(data, model_dir)
+    if metrics.get("trained_on"):
+        from ..evaluation import trained_on_warning
+
+        click.echo(f"emotui: warning: {trained_on_warning(metrics['trained_on'])}", err=True)
     if as_json:
         click.echo(json.dumps(metrics))
         return
