@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from rich.measure import Measurement
 from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
@@ -106,7 +107,37 @@ class LineChart(CachedPlot):
         self.set_plot(setup)
 
 
-class BatchedTable(DataTable):
+class MeasuredTable(DataTable):
+    """A DataTable whose auto-width columns grow as cells go in, not later.
+
+    DataTable measures new cells only when it is next idle, but it caches each rendered cell under a key without
+    the column width: a repaint before that idle moment (a busy machine, a slow screen) cached the new cells cut
+    to the old width, and they stayed cut ("can" for "cannot decode image") however wide the column became."""
+
+    def _widen(self, column: object, cell: object) -> None:
+        if getattr(column, "auto_width", False):
+            column.content_width = max(column.content_width, cell_width(self.app.console, cell))
+
+    def add_row(self, *cells: object, **kwargs):  # noqa: ANN003, ANN201
+        for column, cell in zip(self.ordered_columns, cells):
+            self._widen(column, cell)
+        return super().add_row(*cells, **kwargs)
+
+    def update_cell(self, row_key, column_key, value, *, update_width: bool = False) -> None:  # noqa: ANN001
+        self._widen(self.columns.get(column_key), value)
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+
+
+def cell_width(console, cell: object) -> int:  # noqa: ANN001
+    """The width DataTable gives a cell: strings are read as markup, other values as text or renderables."""
+    if isinstance(cell, str):
+        cell = Text.from_markup(cell)
+    elif not isinstance(cell, (Text, Table)) and not hasattr(cell, "__rich_console__"):
+        cell = Text(f"{cell:.2f}" if isinstance(cell, float) else str(cell))
+    return Measurement.get(console, console.options, cell).maximum
+
+
+class BatchedTable(MeasuredTable):
     """A table that takes new rows at most every `every` seconds: new rows change its size, and Textual lays out
     the whole screen again for that (tens of milliseconds), so a row per event would slow every key down."""
 

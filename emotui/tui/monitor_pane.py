@@ -11,11 +11,11 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import Input, Label
 
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
-from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, ProbabilityBars
+from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, MeasuredTable, ProbabilityBars
 from .face_preview import FacePreview
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
@@ -73,13 +73,13 @@ class MonitorPane(JobPane):
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
             yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
-            yield DataTable(id="tracks", cursor_type="row")
+            yield MeasuredTable(id="tracks", cursor_type="row")
 
     def on_mount(self) -> None:
         recent = self.query_one("#recent", BatchedTable)
         for name in ("time", "frame", "face", "label", "conf"):
             recent.add_column(name, key=name)
-        tracks = self.query_one("#tracks", DataTable)
+        tracks = self.query_one("#tracks", MeasuredTable)
         for name in ("face", "label", "conf", "box", "frame"):
             tracks.add_column(name, key=name)
         self.query_one("#preview").display = False
@@ -198,7 +198,7 @@ class MonitorPane(JobPane):
             self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
 
     def _update_track(self, p: Prediction) -> None:
-        table = self.query_one("#tracks", DataTable)
+        table = self.query_one("#tracks", MeasuredTable)
         key = str(p.track)
         box = "-"
         if p.bbox:
