@@ -14,6 +14,7 @@ from textual.widgets import Input, Label, ProgressBar
 from ..events import Finished, ItemFailed, Progress
 from ..labels import CLASSES
 from .charts import BatchedTable, FixedText
+from .fields import PathInput
 from .jobs import DatasetInfo, Jobs
 from .job_pane import JobPane, describe_error
 from .messages import FeaturesReady, JobEnded, JobEvent
@@ -48,7 +49,7 @@ class ExtractPane(JobPane):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
             yield Label("Dataset ")
-            yield Input(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
+            yield PathInput(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
                         id="dataset", compact=True)
         yield FixedText("layout: -", id="layout")
         yield FixedText(id="class-counts")
