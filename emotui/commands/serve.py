@@ -11,7 +11,7 @@ import click
 def dashboard_command(params: dict) -> str:
     """The shell command textual-serve starts per browser session, with the group's dashboard options."""
     words = [sys.executable, "-m", "emotui"]
-    for name in ("data", "source", "model", "interval"):
+    for name in ("data", "source", "model", "interval", "landmarker"):
         value = params.get(name)
         if value is not None:
             words += [f"--{name}", str(value)]

@@ -25,7 +25,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, resume
     from rich.console import Console
 
     from ..training import run_training
-    from .render import metrics_table
+    from .render import metrics_table, output_console
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -44,7 +44,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, resume
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:
-        console = Console()
+        console = output_console()
         if result.folds:
             for fold in result.folds:
                 console.print(f"fold {fold['fold']}: accuracy {fold['accuracy']:.3f}  macro-F1 {fold['macro_f1']:.3f}")

@@ -43,6 +43,7 @@ class Settings:
     model: Path | None = None
     interval: float = 5.0
     watch: bool = False  # open on the monitor pane, already watching (`emotui watch` without --headless)
+    landmarker: Path | None = None  # face_landmarker.task for extraction and the monitor (default: where emotui looks)
 
 
 class EmotuiApp(RunsDeferred, App):
@@ -66,7 +67,7 @@ class EmotuiApp(RunsDeferred, App):
     def __init__(self, settings: Settings | None = None, jobs: Jobs | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self.jobs = jobs or real_jobs()
+        self.jobs = jobs or real_jobs(self.settings.landmarker)
         self.last_export: Path | None = None
         self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
 
