@@ -148,3 +148,12 @@ def test_ctrl_c_ends_the_session_cleanly(tmp_path):
     with LogStore(db) as store:
         (info,) = store.sessions()
         assert info.status == "clean" and info.end_reason == "stopped" and info.frames >= 10
+
+
+def test_the_end_of_watching_reads_as_a_sentence():
+    from emotui.commands.watch import end_message
+
+    assert end_message("source ended") == "the source has no more frames"
+    assert end_message("frames", frames=3) == "--frames 3 reached"
+    assert end_message("duration", duration=1.5) == "--duration 1.5 s reached"
+    assert end_message("error: camera on fire") == "error: camera on fire"

@@ -31,16 +31,16 @@ def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
 # What each end reason (kept as such in the log and `emotui sessions`) means, for the line told at the end.
 END_MESSAGES = {
     "source ended": "the source has no more frames",
-    "frames": "the number of frames asked for (--frames) is analysed",
-    "duration": "the time asked for (--duration) is up",
+    "frames": "--frames {frames} reached",
+    "duration": "--duration {duration:g} s reached",
     "stopped": "stopped (Ctrl-C or a signal)",
     "source lost": "the source was lost and did not come back in time (--reconnect-timeout)",
     "interrupted": "interrupted",
 }
 
 
-def end_message(reason: str) -> str:
-    return END_MESSAGES.get(reason, reason)
+def end_message(reason: str, frames: int | None = None, duration: float | None = None) -> str:
+    return END_MESSAGES.get(reason, reason).format(frames=frames, duration=duration or 0)
 
 
 def _count(n: int, noun: str) -> str:
@@ -113,7 +113,7 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         if isinstance(event, Prediction):
             click.echo(json.dumps(prediction_json(event)) if as_json else prediction_line(event))
         elif isinstance(event, SourceState) and event.state == "ended":
-            click.echo(f"emotui: watching ended: {end_message(event.message)}", err=True)
+            click.echo(f"emotui: watching ended: {end_message(event.message, frames, duration)}", err=True)
         elif isinstance(event, SourceState):
             click.echo(f"emotui: source {event.state}: {event.message}", err=True)
         elif isinstance(event, ItemFailed):
