@@ -80,8 +80,11 @@ class LazyGroup(click.Group):
 @click.option("--model", type=click.Path(path_type=Path), help="Dashboard: the monitor's model directory.")
 @click.option("--interval", type=float, default=5.0, show_default=True,
               help="Dashboard: seconds between analysed frames (0 = every frame).")
+@click.option("--landmarker", type=click.Path(path_type=Path),
+              help="Dashboard: the face_landmarker.task to extract and watch with.")
 @click.pass_context
-def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path | None, interval: float) -> None:
+def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path | None, interval: float,
+        landmarker: Path | None) -> None:
     """Learn facial expressions from MediaPipe face landmarks and watch a camera live.
 
     Without a subcommand, opens the terminal dashboard.
@@ -92,10 +95,13 @@ def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path |
         raise UsageError(f"--model {model}: no such model directory")
     if interval < 0:
         raise UsageError(f"--interval must be >= 0 seconds, not {interval:g}")
+    if landmarker is not None and not landmarker.is_file():
+        raise UsageError(f"--landmarker {landmarker}: no such file")
     if ctx.invoked_subcommand is None:
         from .tui.app import Settings, run_app  # Textual loads only when the dashboard opens
 
-        run_app(Settings(data=data, source=source, model=model, interval=interval))
+        run_app(Settings(data=data, source=source, model=model, interval=interval,
+                         landmarker=landmarker.resolve() if landmarker else None))
 
 
 def main() -> None:

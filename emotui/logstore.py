@@ -51,6 +51,11 @@ _OURS = {"sessions": {"id", "started", "ended", "source", "ended_cleanly", "end_
          "predictions": set(PREDICTION_COLUMNS)}
 _ORPHANED = "process ended without closing the session"
 
+# Decimals kept: a probability to 1e-6 (8 of them still sum to 1 within 1e-5), pixels to a tenth, times to a
+# microsecond's worth of milliseconds. More is noise from float32 maths, and 14-digit columns are hard to read.
+PROB_DECIMALS, PIXEL_DECIMALS, MS_DECIMALS = 6, 1, 3
+_DECIMALS = {"confidence": PROB_DECIMALS, **dict.fromkeys((*PROB_COLUMNS, *SMOOTHED_COLUMNS), PROB_DECIMALS),
+             **dict.fromkeys(BBOX_COLUMNS, PIXEL_DECIMALS), **dict.fromkeys(("source_ms", *LATENCY_COLUMNS), MS_DECIMALS)}
 _REAL = {"source_ms", "confidence", *PROB_COLUMNS, *SMOOTHED_COLUMNS, *BBOX_COLUMNS, *LATENCY_COLUMNS}
 _INT = {"frame", "track", "uncertain"}
 _SCHEMA = f"""
@@ -428,16 +433,42 @@ def _check_ours(conn: sqlite3.Connection, path: Path, *, empty_ok: bool) -> None
             raise EmotuiError(f"{path} is not an emotui prediction log (it has {found}); give another --db")
 
 
+def rounded(value: Any, decimals: int) -> Any:
+    return round(float(value), decimals) if value is not None else None
+
+
+def _rounded_row(row: Sequence) -> tuple:
+    return tuple(rounded(v, _DECIMALS[c]) if c in _DECIMALS else v for c, v in zip(PREDICTION_COLUMNS, row))
+
+
 def _row(p: Prediction) -> tuple:
     face = p.label is not None
     probs = [p.probabilities.get(c) for c in CLASSES] if face else [None] * len(CLASSES)
     smoothed = [p.smoothed.get(c) for c in CLASSES] if face else [None] * len(CLASSES)
     bbox = list(p.bbox) if p.bbox is not None else [None] * 4
     latency = [p.latency_ms.get(k) for k in LATENCY_KEYS]
-    return (
+    return _rounded_row((
         p.session, p.time, p.frame, p.source_ms, p.track, p.label, p.confidence if face else None,
         int(p.uncertain) if face else None, *probs, *smoothed, *bbox, *latency,
-    )
+    ))
+
+
+def prediction_record(p: Prediction) -> dict[str, Any]:
+    """A prediction as `watch --json` prints it: the values rounded as the log keeps them, so that what was
+    printed and what `export` writes later are the same numbers."""
+    face = p.label is not None
+
+    def probs(values: dict[str, float] | None) -> dict[str, float] | None:
+        return {c: rounded(v, PROB_DECIMALS) for c, v in values.items()} if face and values is not None else None
+
+    return {
+        "time": p.time, "session": p.session, "frame": p.frame, "source_ms": rounded(p.source_ms, MS_DECIMALS),
+        "track": p.track, "label": p.label, "confidence": rounded(p.confidence, PROB_DECIMALS) if face else None,
+        "uncertain": p.uncertain if face else None, "calibrated": p.calibrated if face else None,
+        "probabilities": probs(p.probabilities), "smoothed": probs(p.smoothed),
+        "bbox": [rounded(v, PIXEL_DECIMALS) for v in p.bbox] if p.bbox is not None else None,
+        "latency_ms": {k: rounded(v, MS_DECIMALS) for k, v in p.latency_ms.items()},
+    }
 
 
 def _write_text(fmt: str, rows: Iterator[tuple], fh: IO) -> int:
@@ -446,11 +477,11 @@ def _write_text(fmt: str, rows: Iterator[tuple], fh: IO) -> int:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(PREDICTION_COLUMNS)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(_rounded_row(row))  # rows logged before the log rounded them, too
             count += 1
     else:
         for row in rows:
-            fh.write(json.dumps(dict(zip(PREDICTION_COLUMNS, row))) + "\n")
+            fh.write(json.dumps(dict(zip(PREDICTION_COLUMNS, _rounded_row(row)))) + "\n")
             count += 1
     fh.flush()
     return count

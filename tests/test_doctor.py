@@ -30,6 +30,16 @@ def test_doctor_reports_versions_landmarker_cameras_and_paths(_isolated_data):
     assert f"data dir       {_isolated_data}" in out
 
 
+def test_off_a_terminal_every_check_is_one_line_without_padding(tmp_path):
+    deep = tmp_path / ("a-folder-with-a-long-name-" * 4) / "models"
+    deep.mkdir(parents=True)
+    result = CliRunner().invoke(cli, ["doctor", "--landmarker", str(deep / "face_landmarker.task")],
+                                env={"COLUMNS": None})
+    lines = result.stdout.splitlines()
+    assert any(str(deep) in line and line.split()[:2] == ["FAIL", "landmarker"] for line in lines), result.stdout
+    assert all(line == line.rstrip() and line[:1] != " " for line in lines), result.stdout
+
+
 def test_a_wrong_landmarker_fails_with_one_line_and_status_1(tmp_path):
     fake = tmp_path / "face_landmarker.task"
     fake.write_bytes(b"truncated")

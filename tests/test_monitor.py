@@ -15,7 +15,7 @@ import pytest
 from emotui.errors import CheckpointError
 from emotui.events import Finished, ItemFailed, Prediction, SourceState
 from emotui.labels import CLASSES
-from emotui.logstore import LogStore
+from emotui.logstore import PROB_DECIMALS, LogStore
 from emotui.monitor import run_monitor
 
 from .conftest import MEDIA, serve_folder
@@ -82,8 +82,9 @@ def test_the_log_holds_exactly_the_emitted_predictions(pexels, store, predictor)
     assert len(rows) == 472
     for row, p in zip(rows, predictions):
         assert row[2] == p.frame and row[4] == p.track and row[5] == p.label
-        assert row[8:16] == tuple(p.probabilities[c] for c in CLASSES)
-        assert row[16:24] == tuple(p.smoothed[c] for c in CLASSES)
+        # to the decimals the log keeps (emotui.logstore.PROB_DECIMALS)
+        assert row[8:16] == tuple(round(p.probabilities[c], PROB_DECIMALS) for c in CLASSES)
+        assert row[16:24] == tuple(round(p.smoothed[c], PROB_DECIMALS) for c in CLASSES)
 
 
 @pytest.mark.parametrize("video,face_first", [("face_noface.mov", True), ("noface_face.mov", False)])

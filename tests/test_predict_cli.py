@@ -88,6 +88,10 @@ def test_evaluate_json_counts_faces_and_no_face_images(ck_subset_features, tmp_p
     assert data["accuracy"] > 0.5  # the shipped model saw these people, but it must at least fit them
     table_out = CliRunner().invoke(cli, ["evaluate", str(path)])
     assert table_out.exit_code == 0 and "macro-F1" in table_out.stdout and "confusion matrix" in table_out.stdout
+    # Off a terminal rich neither cuts words to fit 80 columns nor pads lines to them.
+    lines = table_out.stdout.splitlines()
+    assert any("contempt" in line and "surprise" in line for line in lines) and "…" not in table_out.stdout
+    assert all(line == line.rstrip() for line in lines)
 
 
 def test_evaluate_a_dataset_directory():

@@ -35,7 +35,8 @@ def test_no_subcommand_opens_the_dashboard_with_its_options(monkeypatch):
 def test_bad_dashboard_options_are_one_line_errors(tmp_path):
     for args, message in ((["--data", str(tmp_path / "nope")], "no such folder"),
                           (["--model", str(tmp_path / "nope")], "no such model directory"),
-                          (["--interval", "-2"], "--interval must be >= 0")):
+                          (["--interval", "-2"], "--interval must be >= 0"),
+                          (["--landmarker", str(tmp_path / "nope.task")], "--landmarker")):
         done = subprocess.run([sys.executable, "-m", "emotui", *args], capture_output=True, text=True, timeout=60)
         assert done.returncode == 2
         assert done.stderr.strip().count("\n") == 0 and message in done.stderr, done.stderr
@@ -43,8 +44,44 @@ def test_bad_dashboard_options_are_one_line_errors(tmp_path):
 
 
 def test_serve_forwards_the_dashboard_options():
-    command = dashboard_command({"data": Path("my data"), "source": "0", "model": None, "interval": 1.0})
-    assert command.endswith("-m emotui --data 'my data' --source 0 --interval 1.0")
+    command = dashboard_command({"data": Path("my data"), "source": "0", "model": None, "interval": 1.0,
+                                 "landmarker": Path("/m/face_landmarker.task")})
+    assert command.endswith("-m emotui --data 'my data' --source 0 --interval 1.0 "
+                            "--landmarker /m/face_landmarker.task")
+
+
+def test_the_dashboards_landmarker_is_the_one_extraction_uses(tmp_path, monkeypatch):
+    """`emotui --landmarker PATH` reaches the real extraction: a wrong file there fails it, naming the file,
+    although $EMOTUI_LANDMARKER (set for the tests) names a good one."""
+    import emotui.tui.app as app_module
+    from emotui.tui.app import EmotuiApp
+    from emotui.tui.extract_pane import ExtractPane
+
+    from .tui_helpers import notifications, run, text_of, wait_until
+
+    wrong = tmp_path / "face_landmarker.task"
+    wrong.write_bytes(b"not a model")
+    dataset = tmp_path / "faces"
+    (dataset / "happy").mkdir(parents=True)
+    (dataset / "happy" / "one.jpg").symlink_to(MEDIA / "single_face.jpg")
+    opened = []
+    monkeypatch.setattr(app_module, "run_app", opened.append)
+    result = CliRunner().invoke(cli, ["--data", str(dataset), "--landmarker", str(wrong)])
+    assert result.exit_code == 0, result.output
+    (settings,) = opened
+    assert settings.landmarker == wrong.resolve()
+
+    async def scenario() -> None:
+        app = EmotuiApp(settings)
+        async with app.run_test(size=(120, 30)) as pilot:
+            extract = app.query_one(ExtractPane)
+            await wait_until(pilot, lambda: "1 images" in text_of(app, "#layout"), timeout=30, what="layout")
+            await pilot.press("e")
+            await wait_until(pilot, lambda: extract.headline in ("done", "failed"), timeout=60, what="extraction")
+            assert extract.headline == "failed", notifications(app)
+            assert str(wrong) in text_of(app, "#extract-rate") or any(str(wrong) in n for n in notifications(app))
+
+    run(scenario())
 
 
 def test_serve_answers_on_loopback_only_and_with_the_token():

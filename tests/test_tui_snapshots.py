@@ -71,3 +71,16 @@ def test_monitor_pane_at_80x24(snap_compare):  # noqa: ANN001
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_at_80x24(snap_compare, monkeypatch):  # noqa: ANN001
+    # The help names the real paths: fixed ones here, the same on every machine.
+    monkeypatch.setenv("EMOTUI_DATA", "/home/me/.local/share/emotui")
+    monkeypatch.setenv("EMOTUI_MODELS", "/home/me/emotui/models")
+    monkeypatch.delenv("EMOTUI_DB", raising=False)
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)

@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import click
-from rich.console import Console
+from .render import output_console
 from rich.markup import escape
 from rich.table import Table
 
@@ -140,8 +140,7 @@ def doctor(landmarker: Path | None) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     for check in checks:
         table.add_row(marks[check.state], check.name, escape(check.value))
-    console = Console()
-    console.print(table)
+    output_console().print(table)
     failed = [c.name for c in checks if c.state == "fail"]
     if failed:
         click.echo(f"emotui: error: not ready: {', '.join(failed)}", err=True)

@@ -24,10 +24,8 @@ def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
     if as_json:
         click.echo(json.dumps(metrics))
         return
-    from rich.console import Console
+    from .render import metrics_table, output_console
 
-    from .render import metrics_table
-
-    console = Console()
+    console = output_console()
     console.print(f"model {metrics['model']} on {data}")
     console.print(metrics_table(metrics))

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..schema import STATUSES
+from .render import output_console
 
 
 @click.command("extract")
@@ -64,7 +65,7 @@ def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     else:
-        _print_summary(summary, Console())
+        _print_summary(summary, output_console())
     if summary.cancelled:
         err.print(f"stopped: {summary.remaining} images left; run the same command again to finish")
         click.get_current_context().exit(130)

@@ -1,9 +1,42 @@
-"""Rich tables for metrics, shared by `emotui train` and `emotui evaluate`."""
+"""Rich output the commands share: a console for their tables, and the metrics tables of `train` and `evaluate`."""
 
 from __future__ import annotations
 
-from rich.console import Group
+import io
+import sys
+
+from rich.console import Console, Group
 from rich.table import Table
+
+# Off a terminal (a pipe, a file, a CI log) there is no screen to fit: rich would assume 80 columns, cut words
+# with an ellipsis ("contem…") and pad every line to the width.
+UNBOUNDED_WIDTH = 10_000
+
+
+class _TrimmedLines(io.TextIOBase):
+    """Writes each line without the spaces rich pads it with."""
+
+    def __init__(self, out: io.TextIOBase) -> None:
+        self.out, self.pending = out, ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.out.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.out.write(self.pending)
+            self.pending = ""
+        self.out.flush()
+
+
+def output_console(stderr: bool = False) -> Console:
+    """A terminal's own width on a terminal; elsewhere, lines as long as their content, never cut or padded."""
+    if Console(stderr=stderr).is_terminal:
+        return Console(stderr=stderr)
+    return Console(file=_TrimmedLines(sys.stderr if stderr else sys.stdout), width=UNBOUNDED_WIDTH)
 
 
 def metrics_table(metrics: dict) -> Group:

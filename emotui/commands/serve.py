@@ -14,7 +14,7 @@ from ..errors import UsageError
 def dashboard_command(params: dict) -> str:
     """The command line textual-serve starts per browser session, with the group's dashboard options."""
     words = [sys.executable, "-m", "emotui"]
-    for name in ("data", "source", "model", "interval"):
+    for name in ("data", "source", "model", "interval", "landmarker"):
         value = params.get(name)
         if value is not None:
             words += [f"--{name}", str(value)]

@@ -13,7 +13,7 @@ import click
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per session.")
 def sessions(db: str | None, as_json: bool) -> None:
     """List the sessions in the prediction log, oldest first."""
-    from rich.console import Console
+    from .render import output_console
     from rich.table import Table
 
     from .. import config
@@ -40,7 +40,4 @@ def sessions(db: str | None, as_json: bool) -> None:
         status = info.status + (f" ({info.end_reason})" if info.end_reason else "")
         table.add_row(info.id, info.started[:19].replace("T", " "), (info.ended or "")[11:19], str(info.frames),
                       str(info.faces), str(info.gaps), status, info.source, info.model_id or "")
-    console = Console()
-    if not console.is_terminal:
-        console = Console(width=240)  # piped or redirected: one line per session, never folded
-    console.print(table)
+    output_console().print(table)  # piped or redirected: one line per session, never folded

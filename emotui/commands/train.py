@@ -31,7 +31,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
     from rich.console import Console
 
     from ..training import run_training
-    from .render import metrics_table
+    from .render import metrics_table, output_console
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -58,7 +58,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
     if as_json:
         click.echo(json.dumps(result.to_json()))
     else:
-        console = Console()
+        console = output_console()
         if result.folds:
             for fold in result.folds:
                 console.print(f"fold {fold['fold']}: accuracy {fold['accuracy']:.3f}  macro-F1 {fold['macro_f1']:.3f}")

@@ -23,14 +23,28 @@ def load_predictor(model: str | None) -> Any:
 
 
 def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
-    face = p.label is not None
-    return {
-        "time": p.time, "session": p.session, "frame": p.frame, "source_ms": p.source_ms, "track": p.track,
-        "label": p.label, "confidence": p.confidence if face else None, "uncertain": p.uncertain if face else None,
-        "calibrated": p.calibrated if face else None,
-        "probabilities": p.probabilities if face else None, "smoothed": p.smoothed if face else None,
-        "bbox": list(p.bbox) if p.bbox is not None else None, "latency_ms": p.latency_ms,
-    }
+    from ..logstore import prediction_record
+
+    return prediction_record(p)
+
+
+# What each end reason (kept as such in the log and `emotui sessions`) means, for the line told at the end.
+END_MESSAGES = {
+    "source ended": "the source has no more frames",
+    "frames": "--frames {frames} reached",
+    "duration": "--duration {duration:g} s reached",
+    "stopped": "stopped (Ctrl-C or a signal)",
+    "source lost": "the source was lost and did not come back in time (--reconnect-timeout)",
+    "interrupted": "interrupted",
+}
+
+
+def end_message(reason: str, frames: int | None = None, duration: float | None = None) -> str:
+    return END_MESSAGES.get(reason, reason).format(frames=frames, duration=duration or 0)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def prediction_line(p) -> str:  # noqa: ANN001
@@ -98,6 +112,8 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
     def on_event(event: Any) -> None:
         if isinstance(event, Prediction):
             click.echo(json.dumps(prediction_json(event)) if as_json else prediction_line(event))
+        elif isinstance(event, SourceState) and event.state == "ended":
+            click.echo(f"emotui: watching ended: {end_message(event.message, frames, duration)}", err=True)
         elif isinstance(event, SourceState):
             click.echo(f"emotui: source {event.state}: {event.message}", err=True)
         elif isinstance(event, ItemFailed):
@@ -121,8 +137,9 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
     gaps = f", {len(summary.gaps)} gaps" if summary.gaps else ""
     unreadable = f", {summary.unreadable} unreadable frames skipped" if summary.unreadable else ""
     click.echo(
-        f"emotui: session {summary.session} ended ({summary.reason}): {summary.frames_analysed} frames analysed, "
-        f"{summary.faces} faces, {summary.no_face_frames} without a face{unreadable}{gaps}; log {summary.db}",
+        f"emotui: session {summary.session} ended ({summary.reason}): {_count(summary.frames_analysed, 'frame')} "
+        f"analysed, {_count(summary.faces, 'face')}, {summary.no_face_frames} without a face{unreadable}{gaps}; "
+        f"log {summary.db}",
         err=True,
     )
     sys.stdout.flush()
@@ -139,14 +156,15 @@ def _open_dashboard(source: str, interval: float, model: str | None, db: str | N
         pass
     if model is not None and not Path(model).is_dir():
         raise UsageError(f"--model {model}: no such model directory")
-    # The dashboard's jobs find the log and the landmarker where every emotui command looks.
+    if landmarker is not None and not Path(landmarker).is_file():
+        raise UsageError(f"--landmarker {landmarker}: no such file")
+    # The dashboard's jobs find the log where every emotui command looks.
     if db:
         os.environ["EMOTUI_DB"] = str(Path(db).expanduser().resolve())
-    if landmarker:
-        os.environ["EMOTUI_LANDMARKER"] = str(Path(landmarker).expanduser().resolve())
     from ..tui.app import Settings, run_app  # Textual loads only when the dashboard opens
 
-    run_app(Settings(source=source, interval=interval, model=Path(model) if model else None, watch=True))
+    run_app(Settings(source=source, interval=interval, model=Path(model) if model else None, watch=True,
+                     landmarker=Path(landmarker).expanduser().resolve() if landmarker else None))
 
 
 def _stop_on_signals(stop: threading.Event) -> dict:

@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 
 from .extract_pane import ExtractPane
+from .help_screen import HelpScreen
 from .job_pane import JobPane, describe_error, freeze_heap
 from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
 from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
@@ -32,7 +33,7 @@ QUIT_WAIT_SECONDS = 1.0
 # extraction its last batches) before the process ends anyway, losing only the work in flight, as a kill would.
 EXIT_GRACE_SECONDS = 1.5
 # Letter keys that a focused text field keeps for typing.
-LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane"}
+LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help"}
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Settings:
     model: Path | None = None
     interval: float = 5.0
     watch: bool = False  # open on the monitor pane, already watching (`emotui watch` without --headless)
+    landmarker: Path | None = None  # face_landmarker.task for extraction and the monitor (default: where emotui looks)
 
 
 class EmotuiApp(RunsDeferred, App):
@@ -58,13 +60,14 @@ class EmotuiApp(RunsDeferred, App):
         Binding("1", "show_pane('extract')", "Extract pane", show=False, priority=True),
         Binding("2", "show_pane('train')", "Train pane", show=False, priority=True),
         Binding("3", "show_pane('monitor')", "Monitor pane", show=False, priority=True),
+        Binding("question_mark", "help", "Help", priority=True),
         Binding("escape", "leave_field", "Done editing", priority=True),
     ]
 
     def __init__(self, settings: Settings | None = None, jobs: Jobs | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self.jobs = jobs or real_jobs()
+        self.jobs = jobs or real_jobs(self.settings.landmarker)
         self.last_export: Path | None = None
         self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
 
@@ -93,11 +96,21 @@ class EmotuiApp(RunsDeferred, App):
     # ------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         editing = isinstance(self.focused, Input)
+        if self.screen.is_modal:
+            # The help or the command palette is open: its own keys only (Escape closes it, its field types),
+            # except ? that closes the help and q that still quits.
+            return action == "quit" and not editing or action == "help" and isinstance(self.screen, HelpScreen)
         if action in LETTER_ACTIONS:
             return not editing
         if action == "leave_field":
             return editing
         return True
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()
+        else:
+            self.push_screen(HelpScreen())
 
     def action_leave_field(self) -> None:
         self.query_one(TabbedContent).query_one(Tabs).focus()
@@ -170,6 +183,8 @@ class EmotuiApp(RunsDeferred, App):
             yield SystemCommand(f"Export session as {fmt.upper()}" + (" (x)" if fmt == "csv" else ""),
                                 "Write the current monitor session's predictions",
                                 lambda fmt=fmt: self.action_export(fmt))
+        yield SystemCommand("Help: keys, columns, files (?)", "What every key, column and marker means",
+                            self.action_help)
         yield SystemCommand("Face preview: show or hide (p)", "Landmark points only, no pixels", self.action_preview)
         for tab, key in (("extract", 1), ("train", 2), ("monitor", 3)):
             yield SystemCommand(f"Show the {tab} pane ({key})", f"Switch to the {tab} pane",

@@ -3,8 +3,10 @@ confusion matrix and per-class metrics."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 
+from rich.measure import Measurement
 from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
@@ -22,6 +24,32 @@ CLASS_COLORS: dict[str, tuple[int, int, int]] = {
     "anger": (230, 70, 60), "contempt": (200, 120, 230), "disgust": (120, 190, 60), "fear": (80, 200, 210),
     "happy": (250, 200, 50), "neutral": (190, 190, 190), "sad": (80, 130, 240), "surprise": (250, 140, 40),
 }
+
+
+def short_class(name: str) -> str:
+    """The class name where columns are narrow: ang con dis fea hap neu sad sur (the first three letters tell
+    the 8 apart)."""
+    return name[:3]
+
+
+def compact_number(value: float) -> str:
+    """A small number that keeps its exponent in a narrow column: 8e-4, 7.5e-4, 0.01, 0.5."""
+    if value == 0 or 0.01 <= abs(value) < 1000:
+        return f"{value:.3g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa.removesuffix('.0')}e{int(exponent)}"
+
+
+X_TICKS = 6  # at most: readable from a 30-column chart (80x24) up
+
+
+def integer_ticks(low: float, high: float, most: int) -> list[int]:
+    """At most `most` whole-number ticks from `low` to `high` on a 1-2-5 step: epochs and frames are counts."""
+    low, high = math.floor(low), math.ceil(high)
+    span = max(1, high - low)
+    step = next(s * 10 ** k for k in range(12) for s in (1, 2, 5) if span / (s * 10 ** k) < max(1, most))
+    first = math.ceil(low / step) * step
+    return list(range(first, high + 1, step)) or [low]
 
 
 class CachedPlot(RunsDeferred, PlotextPlot):
@@ -102,11 +130,45 @@ class LineChart(CachedPlot):
                 plt.ylim(*ylim)
             for name, x, y in series:
                 plt.plot(x, y, label=name if legend else None, marker="braille", color=colors.get(name))
+            xs_all = [v for _, x, _ in series for v in x]
+            if xs_all:  # the x values are epochs or frame numbers: whole ticks (plotext's are 1.0 5.8 10.5)
+                ticks = integer_ticks(min(xs_all), max(xs_all), X_TICKS)
+                plt.xticks(ticks, [str(t) for t in ticks])
 
         self.set_plot(setup)
 
 
-class BatchedTable(DataTable):
+class MeasuredTable(DataTable):
+    """A DataTable whose auto-width columns grow as cells go in, not later.
+
+    DataTable measures new cells only when it is next idle, but it caches each rendered cell under a key without
+    the column width: a repaint before that idle moment (a busy machine, a slow screen) cached the new cells cut
+    to the old width, and they stayed cut ("can" for "cannot decode image") however wide the column became."""
+
+    def _widen(self, column: object, cell: object) -> None:
+        if getattr(column, "auto_width", False):
+            column.content_width = max(column.content_width, cell_width(self.app.console, cell))
+
+    def add_row(self, *cells: object, **kwargs):  # noqa: ANN003, ANN201
+        for column, cell in zip(self.ordered_columns, cells):
+            self._widen(column, cell)
+        return super().add_row(*cells, **kwargs)
+
+    def update_cell(self, row_key, column_key, value, *, update_width: bool = False) -> None:  # noqa: ANN001
+        self._widen(self.columns.get(column_key), value)
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+
+
+def cell_width(console, cell: object) -> int:  # noqa: ANN001
+    """The width DataTable gives a cell: strings are read as markup, other values as text or renderables."""
+    if isinstance(cell, str):
+        cell = Text.from_markup(cell)
+    elif not isinstance(cell, (Text, Table)) and not hasattr(cell, "__rich_console__"):
+        cell = Text(f"{cell:.2f}" if isinstance(cell, float) else str(cell))
+    return Measurement.get(console, console.options, cell).maximum
+
+
+class BatchedTable(MeasuredTable):
     """A table that takes new rows at most every `every` seconds: new rows change its size, and Textual lays out
     the whole screen again for that (tens of milliseconds), so a row per event would slow every key down."""
 
@@ -168,18 +230,19 @@ class ProbabilityBars(FixedText):
 
 
 def confusion_table(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> Table:
-    table = Table(title="Confusion (rows: true)", box=None, padding=(0, 1), title_justify="left")
+    # Class names shortened both ways, one space between columns: 8 counts and the per-class table fit 80 columns.
+    table = Table(title="Confusion (rows: true)", box=None, padding=(0, 0, 0, 1), title_justify="left")
     table.add_column("")
     for name in classes:
-        table.add_column(name[:3], justify="right")
+        table.add_column(short_class(name), justify="right", min_width=3)
     for i, (name, row) in enumerate(zip(classes, matrix)):
-        table.add_row(name[:8], *(Text(str(v), style="bold" if i == j else "dim" if not v else "")
+        table.add_row(short_class(name), *(Text(str(v), style="bold" if i == j else "dim" if not v else "")
                                   for j, v in enumerate(row)))
     return table
 
 
 def per_class_table(per_class: Mapping[str, Mapping[str, float]], classes: Sequence[str]) -> Table:
-    table = Table(title="Per class", box=None, padding=(0, 1), title_justify="left")
+    table = Table(title="Per class", box=None, padding=(0, 0, 0, 1), title_justify="left")
     for col, justify in (("class", "left"), ("prec", "right"), ("recall", "right"), ("f1", "right"),
                          ("n", "right")):
         table.add_column(col, justify=justify)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
@@ -13,6 +14,7 @@ from textual.widgets import Input, Label, ProgressBar
 from ..events import Finished, ItemFailed, Progress
 from ..labels import CLASSES
 from .charts import BatchedTable, FixedText
+from .fields import PathInput
 from .jobs import DatasetInfo, Jobs
 from .job_pane import JobPane, describe_error
 from .messages import FeaturesReady, JobEnded, JobEvent
@@ -28,6 +30,13 @@ def format_eta(seconds: float | None) -> str:
         f"{seconds // 60}:{seconds % 60:02d}"
 
 
+def reason_alone(reason: str, path: str) -> str:
+    """The core's reasons name the image ("empty file: /abs/path"), which the image column already shows."""
+    if not path or path not in reason:
+        return reason
+    return " ".join(reason.replace(path, "").split()).replace(" :", ":").strip(": ") or reason
+
+
 class ExtractPane(JobPane):
     job_name = "extract"
 
@@ -40,7 +49,7 @@ class ExtractPane(JobPane):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
             yield Label("Dataset ")
-            yield Input(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
+            yield PathInput(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
                         id="dataset", compact=True)
         yield FixedText("layout: -", id="layout")
         yield FixedText(id="class-counts")
@@ -53,9 +62,10 @@ class ExtractPane(JobPane):
 
     def on_mount(self) -> None:
         table = self.query_one("#failures", BatchedTable)
-        table.add_column("status", width=10)
-        table.add_column("image", width=36)
-        table.add_column("why")
+        # Auto widths: the reason comes before the image so that it is read in full on any width, and the image is
+        # named by its path under the dataset (what a user finds it by), not the absolute path.
+        for name in ("status", "why", "image"):
+            table.add_column(name, key=name)
         self._show_tallies({})
         self._show_counts(None)
         if self.dataset:
@@ -135,7 +145,10 @@ class ExtractPane(JobPane):
             if not self.stopping:
                 self.set_headline(f"{event.done}/{event.total}")
         elif isinstance(event, ItemFailed):
-            self.query_one("#failures", BatchedTable).queue_row(event.status, self._short(event.path), event.error)
+            # Text, not markup: file names and error messages come from outside ("[Errno 2]", "a[/b].jpg").
+            self.query_one("#failures", BatchedTable).queue_row(
+                event.status, Text(reason_alone(event.error or event.status, event.path)),
+                Text(self.image_name(event.path)))
         elif isinstance(event, Finished):
             self.query_one("#failures", BatchedTable).flush()
             summary = event.summary
@@ -153,11 +166,19 @@ class ExtractPane(JobPane):
             self.query_one("#extract-rate", FixedText).update(
                 f"{rate}  " + ("stopped: what was done is kept" if event.cancelled else "done"))
 
-    def _short(self, path: str) -> str:
-        try:
-            return str(Path(path).relative_to(self.dataset)) if self.dataset else path
-        except ValueError:
+    def image_name(self, path: str) -> str:
+        """The image's path under the dataset folder. The core reports absolute paths and the dataset may have
+        been given relative (`--data ../shared/...`) or through a symlink, so both sides are made absolute, then
+        resolved; an image outside the folder (a manifest may point anywhere) keeps its full path."""
+        if not self.dataset:
             return path
+        image = Path(path)
+        for root, item in ((self.dataset.absolute(), image.absolute()), (self.dataset.resolve(), image.resolve())):
+            try:
+                return item.relative_to(root).as_posix()
+            except ValueError:
+                continue
+        return path
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:

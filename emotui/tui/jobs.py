@@ -7,6 +7,7 @@ core lazily; a part missing from this build becomes a one-line error the app sho
 
 from __future__ import annotations
 
+import functools
 import importlib
 import sys
 from collections.abc import Callable
@@ -76,10 +77,10 @@ def features_for(dataset: Path) -> Path | None:
     return path if path.exists() else None
 
 
-def extract(dataset: Path, *, on_event, stop) -> Path:  # noqa: ANN001
+def extract(dataset: Path, *, on_event, stop, landmarker: Path | None = None) -> Path:  # noqa: ANN001
     extraction = _core("emotui.extraction", "extraction")
     out = Path(extraction.features_path_for(Path(dataset)))
-    extraction.run_extraction(Path(dataset), out, on_event=on_event, stop=stop)
+    extraction.run_extraction(Path(dataset), out, landmarker=landmarker, on_event=on_event, stop=stop)
     return out
 
 
@@ -97,12 +98,13 @@ def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: 
     return Path(out)
 
 
-def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop) -> Any:  # noqa: ANN001
+def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop,  # noqa: ANN001
+          landmarker: Path | None = None) -> Any:
     predictor = _core("emotui.predictor", "watching").Predictor.load(model_dir)
     monitor = _core("emotui.monitor", "watching")
     with _core("emotui.logstore", "watching").LogStore() as store:
         return monitor.run_monitor(source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES,
-                                   store=store, on_event=on_event, stop=stop)
+                                   store=store, on_event=on_event, stop=stop, landmarker=landmarker)
 
 
 def export(session: str, fmt: str, out: Path) -> Path:
@@ -140,10 +142,14 @@ def _start_resource_tracker() -> None:
     resource_tracker.ensure_running()
 
 
-def real_jobs() -> Jobs:
+def real_jobs(landmarker: Path | None = None) -> Jobs:
+    """The core's functions; `landmarker` (the dashboard's --landmarker) for extraction and the monitor, else
+    where every emotui command looks ($EMOTUI_LANDMARKER, models/)."""
     _start_resource_tracker()
-    return Jobs(discover=discover, features_for=features_for, extract=extract, train=train, watch=watch,
-                export=export, model_sizes=model_sizes, new_model_dir=new_model_dir, name="core")
+    return Jobs(discover=discover, features_for=features_for,
+                extract=functools.partial(extract, landmarker=landmarker), train=train,
+                watch=functools.partial(watch, landmarker=landmarker), export=export, model_sizes=model_sizes,
+                new_model_dir=new_model_dir, name="core")
 
 
 def export_path(session: str, fmt: str) -> Path:

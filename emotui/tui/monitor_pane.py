@@ -11,16 +11,18 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Input, Label
+from textual.widgets import Input, Label
 
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
-from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, ProbabilityBars
+from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, MeasuredTable, ProbabilityBars
 from .face_preview import FacePreview
+from .fields import PathInput, shorten_middle
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent
 
+MODEL_NAME_WIDTH = 24  # app.tcss #model-name max-width
 HISTORY_FRAMES = 60  # the sliding window of the history chart, in analysed frames
 RECENT_ROWS = 200
 REDRAW_SECONDS = 0.25  # widgets follow the predictions at most this often, however fast they arrive
@@ -59,7 +61,7 @@ class MonitorPane(JobPane):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
             yield Label("Source ")
-            yield Input(self.source, id="source", placeholder="camera index, video, folder or URL", compact=True)
+            yield PathInput(self.source, id="source", placeholder="camera index, video, folder or URL", compact=True)
             yield Label(" Interval s ")
             yield Input(f"{self.interval:g}", id="interval", type="number", compact=True)
             yield Label(" Model ")
@@ -73,14 +75,14 @@ class MonitorPane(JobPane):
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
             yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
-            yield DataTable(id="tracks", cursor_type="row")
+            yield MeasuredTable(id="tracks", cursor_type="row")
 
     def on_mount(self) -> None:
         recent = self.query_one("#recent", BatchedTable)
         for name in ("time", "frame", "face", "label", "conf"):
             recent.add_column(name, key=name)
-        tracks = self.query_one("#tracks", DataTable)
-        for name in ("face", "label", "conf", "box", "frame"):
+        tracks = self.query_one("#tracks", MeasuredTable)
+        for name in ("face", "label", "conf", "frame", "box"):  # the box, least needed, is what a narrow screen cuts
             tracks.add_column(name, key=name)
         self.query_one("#preview").display = False
         self.query_one("#probs", ProbabilityBars).show(None)
@@ -89,7 +91,7 @@ class MonitorPane(JobPane):
 
     @property
     def model_name(self) -> str:
-        return self.model.name if self.model else "default"
+        return shorten_middle(self.model.name, MODEL_NAME_WIDTH) if self.model else "default"
 
     def use_model(self, model: Path) -> None:
         self.model = model
@@ -198,14 +200,14 @@ class MonitorPane(JobPane):
             self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
 
     def _update_track(self, p: Prediction) -> None:
-        table = self.query_one("#tracks", DataTable)
+        table = self.query_one("#tracks", MeasuredTable)
         key = str(p.track)
         box = "-"
         if p.bbox:
             x0, y0, x1, y1 = (int(v) for v in p.bbox)
             box = f"{x1 - x0}x{y1 - y0} at {x0},{y0}"
-        values = {"face": key, "label": p.label or "-", "conf": f"{p.confidence:.0%}", "box": box,
-                  "frame": str(p.frame)}
+        values = {"face": key, "label": p.label or "-", "conf": f"{p.confidence:.0%}", "frame": str(p.frame),
+                  "box": box}
         if key in table.rows:
             for column, value in values.items():
                 table.update_cell(key, column, value)

@@ -11,7 +11,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from ..events import EpochMetrics, Finished
 from ..labels import CLASSES
-from .charts import BatchedTable, FixedText, LineChart, confusion_table, per_class_table
+from .charts import BatchedTable, FixedText, LineChart, compact_number, confusion_table, per_class_table
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent, ModelReady
@@ -154,7 +154,7 @@ class TrainPane(JobPane):
             self.query_one("#epochs-table", BatchedTable).queue_row(
                 f"{fold}{event.epoch}{'*' if event.best else ''}", f"{event.train_loss:.3f}",
                 f"{event.train_accuracy:.1%}", f"{event.val_accuracy:.1%}",
-                f"{event.val_macro_f1:.1%}", f"{event.learning_rate:.1e}", f"{event.seconds:.1f}")
+                f"{event.val_macro_f1:.1%}", compact_number(event.learning_rate), f"{event.seconds:.1f}")
             self.charts_due = True
             if not self.stopping:
                 self.set_headline(f"epoch {event.epoch}/{event.epochs}")
