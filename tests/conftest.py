@@ -88,19 +88,26 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_folder(folder: Path, handler: type = QuietHandler):
-    """A loopback HTTP server over `folder` for as long as the block runs; yields its base URL and the server."""
-    import functools
-    import http.server
+def serve_handler(handler):  # noqa: ANN001 - a request handler class (or a partial of one)
+    """A loopback HTTP server with `handler` for as long as the block runs; yields its base URL and the server."""
     import threading
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(folder)))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", server
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def serve_folder(folder: Path, handler: type = QuietHandler):
+    """A loopback HTTP server over `folder` for as long as the block runs; yields its base URL and the server."""
+    import functools
+
+    with serve_handler(functools.partial(handler, directory=str(folder))) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

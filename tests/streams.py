@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import http.server
-import threading
 import time
 from pathlib import Path
+
+from .conftest import serve_handler
 
 
 def jpeg_frames(video: Path, count: int) -> list[bytes]:
@@ -56,10 +57,5 @@ def serve_mjpeg(frames: list[bytes], *, good_opens: int | None = None, refuse_af
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Camera)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/camera.mjpg", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serve_handler(Camera) as (url, _):
+        yield f"{url}/camera.mjpg", state
