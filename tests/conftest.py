@@ -57,27 +57,53 @@ def write_features(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def shared_manifest(name: str) -> list[dict]:
+    """The rows of ../shared/datasets/<name>/manifest.csv."""
+    import csv
+
+    with open(DATASETS / name / "manifest.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def extract_subset(name: str, rows: list[dict], folder: Path, *, out_name: str | None = None,
+                   columns: list[str] | None = None) -> Path:
+    """A CSV manifest of some of a shared dataset's rows (`columns`, default all, with `file` made an absolute
+    `path`), extracted by the product's own pipeline into <folder>/<out_name or name>.parquet (one worker: the
+    suite runs beside nothing, and a pool start costs more than these 48x48 images)."""
+    import csv
+
+    columns = ["path", *[k for k in (columns or rows[0]) if k != "file"]]
+    with open(folder / f"{name}.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({"path": DATASETS / name / r["file"], **{k: v for k, v in r.items() if k != "file"}}
+                         for r in rows)
+    from emotui.extraction import run_extraction
+
+    out = folder / f"{out_name or name}.parquet"
+    run_extraction(folder / f"{name}.csv", out, workers=1)
+    return out
+
+
 @pytest.fixture(scope="session")
 def ck_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
     """Features of 30 ckplus48 subjects (about 400 images), extracted for real once per session."""
-    import csv
-
-    root = DATASETS / "ckplus48"
-    with open(root / "manifest.csv", newline="") as fh:
-        manifest = list(csv.DictReader(fh))
+    manifest = shared_manifest("ckplus48")
     subjects = sorted({row["subject"] for row in manifest})[:30]
     folder = tmp_path_factory.mktemp("features")
-    # A CSV manifest of the subset, extracted by the product's own pipeline (one worker: the suite runs in parallel
-    # with nothing, and a pool start costs more than these 48x48 images).
-    with open(folder / "subset.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["path", "label", "subject"])
-        writer.writerows((root / r["file"], r["label"], r["subject"]) for r in manifest if r["subject"] in subjects)
-    from emotui.extraction import run_extraction
+    return extract_subset("ckplus48", [r for r in manifest if r["subject"] in subjects], folder, out_name="ck-subset",
+                          columns=["label", "subject"])
 
-    out = folder / "ck-subset.parquet"
-    run_extraction(folder / "subset.csv", out, workers=1)
-    return out
+
+def watched_log(path: Path, predictor, *frames: int | None) -> list[str]:  # noqa: ANN001
+    """A real prediction log at `path`: one session watching single_face.mp4 per entry of `frames` (how many frames,
+    None for the whole video); returns the session ids."""
+    from emotui.logstore import LogStore
+    from emotui.monitor import run_monitor
+
+    with LogStore(path) as store:
+        return [run_monitor(MEDIA / "single_face.mp4", predictor=predictor, store=store, interval=0, fast=True,
+                            frames=n).session for n in frames]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -113,20 +139,7 @@ def serve_folder(folder: Path, handler: type = QuietHandler):
 @pytest.fixture(scope="session")
 def ferplus_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
     """Features of 96 ferplus images (FER+ votes, train and valid rows, no person ids), extracted for real once."""
-    import csv
-
-    root = DATASETS / "ferplus"
-    with open(root / "manifest.csv", newline="") as fh:
-        manifest = list(csv.DictReader(fh))
+    manifest = shared_manifest("ferplus")
     picked = [r for split in ("train", "valid") for c in ("happy", "neutral", "surprise", "anger")
               for r in [m for m in manifest if m["split"] == split and m["label"] == c][:12]]
-    folder = tmp_path_factory.mktemp("ferplus")
-    with open(folder / "ferplus.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["path", *[k for k in manifest[0] if k != "file"]])
-        writer.writeheader()
-        writer.writerows({"path": root / r["file"], **{k: v for k, v in r.items() if k != "file"}} for r in picked)
-    from emotui.extraction import run_extraction
-
-    out = folder / "ferplus.parquet"
-    run_extraction(folder / "ferplus.csv", out, workers=1)
-    return out
+    return extract_subset("ferplus", picked, tmp_path_factory.mktemp("ferplus"))

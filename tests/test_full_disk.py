@@ -14,10 +14,7 @@ import sys
 import cv2
 import pytest
 
-from emotui.logstore import LogStore
-from emotui.monitor import run_monitor
-
-from .conftest import MEDIA, REPO
+from .conftest import MEDIA, REPO, watched_log
 
 
 def _can_mount() -> bool:
@@ -44,11 +41,7 @@ def on_tiny_disk(disk, size: str, script: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def log(tmp_path_factory, predictor):
     path = tmp_path_factory.mktemp("log") / "emotui.db"
-    with LogStore(path) as store:
-        first = run_monitor(MEDIA / "single_face.mp4", predictor=predictor, store=store, interval=0, fast=True,
-                            frames=10)
-        run_monitor(MEDIA / "single_face.mp4", predictor=predictor, store=store, interval=0, fast=True)
-    return path, first.session
+    return path, watched_log(path, predictor, 10, None)[0]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

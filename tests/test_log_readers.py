@@ -14,10 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from emotui.cli import cli
-from emotui.logstore import LogStore
-from emotui.monitor import run_monitor
 
-from .conftest import MEDIA, REPO
+from .conftest import MEDIA, REPO, watched_log
 from .test_full_disk import _can_mount
 
 
@@ -32,10 +30,7 @@ def digest(path):
 @pytest.fixture(scope="module")
 def log(tmp_path_factory, predictor):
     path = tmp_path_factory.mktemp("ro") / "emotui.db"
-    with LogStore(path) as store:
-        summary = run_monitor(MEDIA / "single_face.mp4", predictor=predictor, store=store, interval=0, fast=True,
-                              frames=5)
-    return path, summary.session
+    return path, watched_log(path, predictor, 5)[0]
 
 
 def test_a_foreign_sqlite_file_is_refused_in_one_line_and_left_untouched(tmp_path):
