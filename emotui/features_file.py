@@ -104,3 +104,42 @@ def _part_dataset(part: Path) -> str | None:
     except (pa.ArrowException, OSError):
         return None
     return meta[DATASET].decode(errors="replace") if DATASET in meta else None
+
+
+@dataclass(frozen=True)
+class FeaturesState:
+    """What a features file holds, read back for a dashboard opened on a dataset extracted earlier."""
+
+    expected: int | None  # images in the dataset when it was extracted (None: an unmarked file)
+    done: int  # images with rows
+    faces: int  # face rows
+    by_status: dict[str, int]  # images per status
+    skipped: list[tuple[str, str, str]]  # (path, status, reason) of the images that gave no features
+
+    @property
+    def complete(self) -> bool:
+        return self.expected is None or self.done >= self.expected
+
+
+def features_state(path: Path, most_skipped: int = 1000) -> FeaturesState | None:
+    """The tallies of an existing features file (a few columns only, never the landmarks); None when it is not
+    there or cannot be read. `most_skipped`: skipped images listed at most (FER+ has thousands)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from .schema import STATUSES
+
+    try:
+        table = pq.read_table(path, columns=["path", "status", "error", "face"])
+    except (pa.ArrowException, OSError):
+        return None
+    images = table.filter(pc.equal(table["face"], 0))
+    statuses = images["status"].to_pylist()
+    by_status = {s: statuses.count(s) for s in STATUSES if s in statuses}
+    skipped_rows = images.filter(pc.not_equal(images["status"], "ok")).slice(0, most_skipped).to_pylist()
+    marks = completeness(path)
+    return FeaturesState(
+        expected=marks.expected if marks else None, done=images.num_rows,
+        faces=int(pc.sum(pc.equal(table["status"], "ok")).as_py() or 0), by_status=by_status,
+        skipped=[(r["path"], r["status"], r["error"] or r["status"]) for r in skipped_rows])

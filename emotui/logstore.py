@@ -139,6 +139,27 @@ class SessionInfo:
     def status(self) -> str:
         return {None: "running", True: "clean", False: "unclean"}[self.ended_cleanly]
 
+    @property
+    def seconds(self) -> float:
+        """From start to end; a running session up to now."""
+        end = datetime.fromisoformat(self.ended) if self.ended else datetime.now(timezone.utc)
+        return max(0.0, (end - datetime.fromisoformat(self.started)).total_seconds())
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOverview:
+    """What a session's page shows: its figures, its emotion history (LogStore.history) and faces per label."""
+
+    info: SessionInfo
+    frames: list[float]
+    series: dict[str, list[float]]
+    label_counts: dict[str, int]
+
+    @property
+    def shares(self) -> dict[str, float]:
+        total = sum(self.label_counts.values())
+        return {label: n / total for label, n in self.label_counts.items()} if total else {}
+
 
 class LogStore:
     """The SQLite prediction log at `path` (default: config.log_db_path(), i.e. $EMOTUI_DB or <data>/emotui.db).
@@ -304,6 +325,38 @@ class LogStore:
             infos.append(SessionInfo(r[0], r[1], ended, r[3], r[4], r[5], json.loads(r[6] or "{}"), clean, reason,
                                      r[9], r[10], r[11]))
         return infos
+
+    def history(self, session: str, points: int = 400) -> tuple[list[float], dict[str, list[float]]]:
+        """The smoothed probabilities of each analysed frame's first (largest) face, as the monitor charts them:
+        (frame numbers, class -> values). A session of more frames than `points` is averaged over equal spans of
+        frame numbers, so an hour's session reads as fast as a minute's and still fits a chart's width."""
+        sid = self.session(session).id
+        first_faces = ("FROM predictions WHERE id IN (SELECT MIN(id) FROM predictions WHERE session = ? "
+                       "GROUP BY frame) AND label IS NOT NULL")
+        with self._lock, self._sql():
+            low, high = self._conn.execute(f"SELECT MIN(frame), MAX(frame) {first_faces}", (sid,)).fetchone()
+            if low is None:
+                return [], {c: [] for c in CLASSES}
+            span = (high - low + 1) / max(1, points)
+            bucket = "frame" if span <= 1 else f"CAST((frame - {int(low)}) / {span!r} AS INTEGER)"
+            rows = self._conn.execute(
+                f"SELECT AVG(frame), {', '.join(f'AVG({c})' for c in SMOOTHED_COLUMNS)} {first_faces} "
+                f"GROUP BY {bucket} ORDER BY MIN(frame)", (sid,)).fetchall()
+        return [r[0] for r in rows], {c: [r[i] or 0.0 for r in rows] for i, c in enumerate(CLASSES, 1)}
+
+    def label_counts(self, session: str) -> dict[str, int]:
+        """Faces per label over the whole session (every face of every analysed frame), in class order."""
+        sid = self.session(session).id
+        with self._lock, self._sql():
+            found = dict(self._conn.execute(
+                "SELECT label, COUNT(*) FROM predictions WHERE session = ? AND label IS NOT NULL GROUP BY label",
+                (sid,)).fetchall())
+        return {c: int(found.pop(c, 0)) for c in CLASSES} | {str(k): int(v) for k, v in found.items()}
+
+    def overview(self, session: str, points: int = 400) -> SessionOverview:
+        info = self.session(session)
+        frames, series = self.history(info.id, points)
+        return SessionOverview(info, frames, series, self.label_counts(info.id))
 
     def gaps(self, session: str) -> list[dict[str, Any]]:
         with self._lock, self._sql():

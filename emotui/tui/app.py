@@ -17,6 +17,7 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.events import DeliveryFailed
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 
@@ -26,6 +27,7 @@ from .job_pane import JobPane, describe_error, freeze_heap
 from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
 from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
 from .monitor_pane import MonitorPane
+from .sessions_view import SessionsView
 from .train_pane import TrainPane
 
 QUIT_WAIT_SECONDS = 1.0
@@ -56,6 +58,7 @@ class EmotuiApp(RunsDeferred, App):
         Binding("w", "watch", "Watch", priority=True),
         Binding("x", "export", "Export", priority=True),
         Binding("p", "preview", "Preview", priority=True),
+        Binding("s", "show_pane('sessions')", "Sessions", priority=True),
         Binding("q", "quit", "Quit", priority=True),
         Binding("1", "show_pane('extract')", "Extract pane", show=False, priority=True),
         Binding("2", "show_pane('train')", "Train pane", show=False, priority=True),
@@ -73,7 +76,7 @@ class EmotuiApp(RunsDeferred, App):
 
     def compose(self) -> ComposeResult:
         s = self.settings
-        yield Header()
+        yield Header(icon="•")  # the default ⭘ is an empty box in the browser's web font (Roboto Mono has •)
         with TabbedContent(initial="extract"):
             with TabPane("Extract", id="extract"):
                 yield ExtractPane(self.jobs, s.data)
@@ -81,7 +84,10 @@ class EmotuiApp(RunsDeferred, App):
                 yield TrainPane(self.jobs)
             with TabPane("Monitor", id="monitor"):
                 yield MonitorPane(self.jobs, s.source or "0", s.interval, s.model)
-        yield Footer()
+            with TabPane("Sessions", id="sessions"):
+                yield SessionsView(self.jobs)
+        # Compact, and no "^p palette" (the • in the header opens it, ? names ctrl+p): every key of a pane in 80 columns.
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         freeze_heap()
@@ -144,12 +150,16 @@ class EmotuiApp(RunsDeferred, App):
         if not session:
             self.notify("nothing to export yet: press w to watch first", severity="warning")
             return
-        self._export(session, fmt)
+        self.export_session(session, fmt)
+
+    def export_session(self, session: str, fmt: str, out: Path | None = None) -> None:
+        """Any session of the log as `fmt` to `out` (default: the exports folder), in a thread."""
+        self._export(session, fmt, out or export_path(session, fmt))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def _export(self, session: str, fmt: str) -> None:
+    def _export(self, session: str, fmt: str, out: Path) -> None:
         try:
-            path = self.jobs.export(session, fmt, export_path(session, fmt))
+            path = self.jobs.export(session, fmt, out)
         except Exception as exc:  # noqa: BLE001 - an export failure is reported, the app goes on
             self.notify(describe_error(exc), title="export failed", severity="error", timeout=10)
             return
@@ -158,8 +168,14 @@ class EmotuiApp(RunsDeferred, App):
     def _exported(self, path: Path) -> None:
         self.last_export = path
         if self.is_web:
-            self.deliver_binary(path)  # a browser under textual-serve downloads it
+            # A browser under textual-serve downloads it; the server's path would mean nothing to its user.
+            self.deliver_binary(path)
+            self.notify(f"{path.name}: your browser is downloading it", title="session exported", timeout=10)
+            return
         self.notify(str(path), title="session exported", timeout=10)
+
+    def on_delivery_failed(self, event: DeliveryFailed) -> None:
+        self.notify(describe_error(event.exception), title="download failed", severity="error", timeout=10)
 
     async def action_quit(self) -> None:
         """Stop every job, give the threads a second to let go of the camera and files, then leave."""
@@ -185,6 +201,9 @@ class EmotuiApp(RunsDeferred, App):
                                 lambda fmt=fmt: self.action_export(fmt))
         yield SystemCommand("Help: keys, columns, files (?)", "What every key, column and marker means",
                             self.action_help)
+        yield SystemCommand("Sessions: every logged session, its chart, its export (s)",
+                            "List the prediction log's sessions; X exports the highlighted one",
+                            lambda: self.action_show_pane("sessions"))
         yield SystemCommand("Face preview: show or hide (p)", "Landmark points only, no pixels", self.action_preview)
         for tab, key in (("extract", 1), ("train", 2), ("monitor", 3)):
             yield SystemCommand(f"Show the {tab} pane ({key})", f"Switch to the {tab} pane",

@@ -72,10 +72,46 @@ class ExtractPane(JobPane):
             self.read_dataset(self.dataset)
 
     # ------------------------------------------------------------ dataset
-    def read_dataset(self, path: Path) -> None:
+    def read_dataset(self, path: Path, *, earlier: bool = True) -> None:
+        """A dataset typed in or given: the last one's tallies, progress and skipped images go, and (`earlier`)
+        what an earlier extraction of this one left in its features file is shown instead."""
         self.dataset = path
         self.query_one("#layout", FixedText).update(f"layout: reading {path} ...")
+        self._reset()
         self._discover(path)
+        if earlier:
+            self._read_earlier(path)
+
+    def _reset(self, rate: str = "press e to extract") -> None:
+        self.query_one("#failures", BatchedTable).clear()
+        self.query_one("#extract-progress", ProgressBar).update(total=1, progress=0)
+        self.query_one("#extract-rate", FixedText).update(rate)
+        self.last_rate = ""
+        self._show_tallies({})
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="earlier")
+    def _read_earlier(self, path: Path) -> None:
+        features = self.jobs.features_for(path)
+        state = self.jobs.features_state(features) if features else None
+        self.post_call(self._show_earlier, path, features, state)
+
+    def _show_earlier(self, path: Path, features: Path | None, state) -> None:  # noqa: ANN001
+        if path != self.dataset or self.running or state is None:
+            return
+        total = state.expected or state.done
+        self.query_one("#extract-progress", ProgressBar).update(total=max(1, total), progress=state.done)
+        skipped = state.done - state.by_status.get("ok", 0)
+        what = "done" if state.complete else "stopped: press e to resume"
+        self.query_one("#extract-rate", FixedText).update(
+            f"{state.done}/{total} images, {state.faces} faces, {skipped} skipped (extracted earlier)  {what}")
+        self._show_tallies(state.by_status)
+        table = self.query_one("#failures", BatchedTable)
+        for image, status, reason in state.skipped:
+            table.queue_row(status, Text(reason_alone(reason, image)), Text(self.image_name(image)))
+        table.flush()
+        self.set_headline("done" if state.complete else f"{state.done}/{total}")
+        self.features = features
+        self.post_message(FeaturesReady(features))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="discover")
     def _discover(self, path: Path) -> None:
@@ -104,7 +140,10 @@ class ExtractPane(JobPane):
 
     @on(Input.Submitted, "#dataset")
     def _dataset_submitted(self, event: Input.Submitted) -> None:
-        if event.value.strip():
+        if self.running:
+            self.notify("the extraction is running: press e to stop it before reading another dataset",
+                        severity="warning")
+        elif event.value.strip():
             self.read_dataset(Path(event.value.strip()).expanduser())
 
     # ------------------------------------------------------------ the job
@@ -118,11 +157,8 @@ class ExtractPane(JobPane):
             return
         path = Path(text).expanduser()
         if path != self.dataset:
-            self.read_dataset(path)
-        self.query_one("#failures", BatchedTable).clear()
-        self.query_one("#extract-progress", ProgressBar).update(total=1, progress=0)
-        self.query_one("#extract-rate", FixedText).update("starting ...")
-        self._show_tallies({})
+            self.read_dataset(path, earlier=False)
+        self._reset("starting ...")
         self.set_headline("starting")
         self._extract(path, self.begin())
 

@@ -21,6 +21,9 @@ KEYS = (
     ("w", "start or stop watching the source"),
     ("x", "export the monitor's session as CSV (JSONL, Parquet: command palette)"),
     ("p", "face preview: the 478 landmarks as points, no pixel of the image"),
+    ("s", "the sessions: every logged session, the highlighted one's chart and label shares"),
+    ("X", "in the sessions: export the highlighted session in the format and to the file above the list "
+          "(Enter in that field or the Export button too; r reloads the list)"),
     ("1 2 3", "the extraction, training, monitor pane"),
     ("ctrl+p", "the command palette: every action by name (Escape closes it)"),
     ("?", "this help (Escape or ? closes it; arrows and PgUp/PgDn scroll)"),
@@ -82,6 +85,15 @@ def help_content() -> Group:
             ("face", "the track id: the same face keeps it from frame to frame"),
             ("box", "the face's width x height at x,y, in pixels of the frame"),
             ("status", "camera state, frames analysed per second, last latency, session id (for emotui export)"),
+        )),
+        Text(),
+        _table("Sessions pane", (
+            ("started UTC", "when the session began (the log keeps UTC)"),
+            ("length", "from start to end; a running session up to now"),
+            ("frames faces", "frames analysed, and faces classified in them (a frame may hold several)"),
+            ("status", "clean: ended normally; unclean: the process was killed or crashed; running: still logging"),
+            ("chart", "the smoothed probabilities of each frame's largest face (averaged over spans when long)"),
+            ("shares", "the share of every classified face given each label"),
         )),
         Text(),
         _table("Files", (

@@ -50,6 +50,10 @@ class Jobs:
     model_sizes: Callable[[], tuple[str, ...]] = lambda: ("small",)
     new_model_dir: Callable[[], Path] = lambda: new_model_dir()
     name: str = "core"
+    # What the log and the features files hold (the sessions view, a dataset opened again): quick reads.
+    features_state: Callable[[Path], Any] = lambda features: None  # -> emotui.features_file.FeaturesState | None
+    sessions: Callable[[], list] = lambda: []  # -> [emotui.logstore.SessionInfo], oldest first
+    session_overview: Callable[[str], Any] = lambda session: None  # -> emotui.logstore.SessionOverview
 
 
 def _core(module: str, what: str) -> ModuleType:
@@ -75,6 +79,25 @@ def features_for(dataset: Path) -> Path | None:
     except JobUnavailable:
         return None
     return path if path.exists() else None
+
+
+def features_state(features: Path) -> Any:
+    return _core("emotui.features_file", "reading features").features_state(Path(features))
+
+
+def sessions() -> list:
+    """The sessions in the prediction log; none when there is no log yet."""
+    logstore = _core("emotui.logstore", "listing sessions")
+    if not Path(config.log_db_path()).is_file():
+        return []
+    # Read-only, like every reader beside a running session: it never takes the writer's lock.
+    with logstore.LogStore(read_only=True) as store:
+        return store.sessions()
+
+
+def session_overview(session: str) -> Any:
+    with _core("emotui.logstore", "reading a session").LogStore(read_only=True) as store:
+        return store.overview(session)
 
 
 def extract(dataset: Path, *, on_event, stop, landmarker: Path | None = None) -> Path:  # noqa: ANN001
@@ -149,7 +172,8 @@ def real_jobs(landmarker: Path | None = None) -> Jobs:
     return Jobs(discover=discover, features_for=features_for,
                 extract=functools.partial(extract, landmarker=landmarker), train=train,
                 watch=functools.partial(watch, landmarker=landmarker), export=export, model_sizes=model_sizes,
-                new_model_dir=new_model_dir, name="core")
+                new_model_dir=new_model_dir, name="core", features_state=features_state, sessions=sessions,
+                session_overview=session_overview)
 
 
 def export_path(session: str, fmt: str) -> Path:

@@ -52,6 +52,7 @@ class MonitorPane(JobPane):
         self.frame_times: deque[float] = deque(maxlen=10)
         self.last_frame: int | None = None
         self.landmarks = None
+        self.face_box = None  # the shown face's bbox in pixels: gives the preview the frame's proportions
         self.rows = 0
         self.dirty = False
         self.current: Prediction | None = None
@@ -101,7 +102,7 @@ class MonitorPane(JobPane):
         preview = self.query_one("#preview", FacePreview)
         preview.display = not preview.display
         if preview.display:
-            preview.show(self.landmarks)
+            preview.show(self.landmarks, self.face_box)
         return bool(preview.display)
 
     # ------------------------------------------------------------ the job
@@ -176,7 +177,7 @@ class MonitorPane(JobPane):
             self.current = p  # the first (largest) face of a frame is the one shown large
             if p.label is not None:
                 self.history.append((p.frame, dict(p.smoothed or p.probabilities)))
-            self.landmarks = p.landmarks
+            self.landmarks, self.face_box = p.landmarks, p.bbox
         self.latency = float(p.latency_ms.get("total", sum(p.latency_ms.values()))) if p.latency_ms else None
         clock = p.time[11:19] if len(p.time) >= 19 else p.time
         self.query_one("#recent", BatchedTable).queue_row(
@@ -225,7 +226,7 @@ class MonitorPane(JobPane):
         self._show_status()
         preview = self.query_one("#preview", FacePreview)
         if preview.display:
-            preview.show(self.landmarks)  # built off the UI thread, and its size never changes
+            preview.show(self.landmarks, self.face_box)  # built off the UI thread, and its size never changes
         now = monotonic()
         if not (force or now - self.slow_drawn >= SLOW_SECONDS):
             self.dirty = True  # the slow part is still due

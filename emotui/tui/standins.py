@@ -162,8 +162,38 @@ class StandIns:
                                  *(f"{p.probabilities[c]:.4f}" for c in CLASSES)])
         return out
 
+    def sessions(self) -> list:
+        """Three logged sessions with fixed figures, oldest first, like LogStore.sessions()."""
+        from ..logstore import SessionInfo
+
+        def info(n: int, started: str, ended: str | None, clean: bool | None, reason: str, source: str,
+                 frames: int) -> SessionInfo:
+            return SessionInfo(f"20260101-{n:06d}-ab{n // 10000:02d}", started, ended, source, "default-3f2a9c1e", None, {},
+                               clean, reason, frames, frames + frames // 3, 0)
+
+        return [info(90000, "2026-01-01T09:00:00.000000Z", "2026-01-01T09:12:05.000000Z", True, "source ended",
+                     "/home/me/videos/interview.mp4", 145),
+                info(101500, "2026-01-01T10:15:00.000000Z", "2026-01-01T10:15:42.000000Z", False,
+                     "process ended without closing the session", "0", 42),
+                info(113000, "2026-01-01T11:30:00.000000Z", "2026-01-01T12:31:00.000000Z", True, "stopped",
+                     "rtsp://camera.local/stream", 732)]
+
+    def session_overview(self, session: str):  # noqa: ANN201
+        from ..logstore import SessionOverview
+
+        info = next(i for i in self.sessions() if i.id == session)
+        frames = [float(f) for f in range(0, info.frames, max(1, info.frames // 60))]
+        series = {c: [] for c in CLASSES}
+        for f in frames:
+            raw = np.roll(np.array([0.02, 0.02, 0.03, 0.05, 0.6, 0.2, 0.05, 0.03]), int(f) // 25)
+            for c, p in zip(CLASSES, raw):
+                series[c].append(float(p))
+        counts = {c: (i * 7 + info.frames) % 23 for i, c in enumerate(CLASSES)}
+        return SessionOverview(info, frames, series, counts)
+
     def jobs(self) -> Jobs:
         return Jobs(discover=self.discover, features_for=self.features_for, extract=self.extract,
                     train=self.train, watch=self.watch, export=self.export,
-                    model_sizes=lambda: ("small", "base"), name="stand-in",
+                    model_sizes=lambda: ("small", "base"), name="stand-in", sessions=self.sessions,
+                    session_overview=self.session_overview,
                     new_model_dir=lambda: config.data_dir() / "models" / "standin-model")

@@ -1,0 +1,225 @@
+"""Sessions view: every session in the prediction log, the highlighted one's emotion history and label shares,
+and its export in a chosen format to a chosen file. What it shows is read by the core (LogStore.sessions,
+LogStore.overview) through the Jobs seam, in thread workers: a long log never holds up a key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Input, Label, Select
+
+from ..labels import CLASSES
+from .charts import CLASS_COLORS, FixedText, LineChart, MeasuredTable, ProbabilityBars
+from .fields import PathInput, shorten_middle
+from .job_pane import describe_error
+from .jobs import EXPORT_FORMATS, Jobs, export_path
+from .messages import RunsDeferred
+
+REFRESH_SECONDS = 3.0  # while the view is shown and a session is still being logged: its figures grow
+# Columns whose text is short and fixed; source and model share what the screen has left.
+FIXED_COLUMNS = ("started UTC", "length", "frames", "faces", "status")
+WIDE = 110  # from this many columns on, the start shows its year and seconds
+
+
+def session_length(seconds: float) -> str:
+    """45s, 12m05s, 3h07m: the length in at most 6 cells."""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
+
+
+def source_name(source: str) -> str:
+    """A camera by its index, a URL whole, a file or folder by its name (the full path is on the title line)."""
+    if source.isdigit():
+        return f"camera {source}"
+    if "://" in source:
+        return source
+    return Path(source).name or source
+
+
+class SessionsView(RunsDeferred, Vertical):
+    BINDINGS = [
+        Binding("X", "export_selected", "Save"),  # the highlighted session; x still exports the current one
+        Binding("r", "reload", "Reload", show=False),
+    ]
+
+    def __init__(self, jobs: Jobs, **kwargs) -> None:  # noqa: ANN003
+        super().__init__(**kwargs)
+        self.jobs = jobs
+        self.infos: list = []  # SessionInfo, newest first, as the table lists them
+        self.selected: str | None = None
+        self.overview = None  # SessionOverview of the selected session, once read
+        self.default_out: str = ""  # the path field's value as this view last set it
+        self.filled_width = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="fields"):
+            yield Label("Export as ")
+            yield Select([(f, f) for f in EXPORT_FORMATS], value=EXPORT_FORMATS[0], allow_blank=False,
+                         id="export-format", compact=True)
+            yield Label(" to ")
+            yield PathInput("", id="export-path", placeholder="a file (Enter exports)", compact=True)
+            yield Button("Export", id="export-session", compact=True)
+        yield MeasuredTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+        yield FixedText("no sessions yet: press w to watch, then s again", id="session-title")
+        with Horizontal(id="session-detail"):
+            yield LineChart("emotion history (colours as the bars)", id="session-chart", ylim=(0.0, 1.0),
+                            xlabel="frame")
+            with Vertical(id="session-shares-box"):
+                yield FixedText("label shares", id="session-shares-title")
+                yield ProbabilityBars(id="session-shares")
+
+    def on_mount(self) -> None:
+        self.query_one("#session-shares", ProbabilityBars).show(None)
+        self.set_interval(REFRESH_SECONDS, self._tick)
+
+    # ------------------------------------------------------------ the list
+    def on_show(self) -> None:
+        """Shown (s, a click on its tab): the list read afresh, and the keys go to it, so that the arrows move
+        through the sessions at once (the letters still act: the table types nothing)."""
+        self.action_reload()
+        if not isinstance(self.app.focused, Input):
+            self.query_one("#sessions-table").focus()
+
+    def action_reload(self) -> None:
+        self._load()
+
+    def _tick(self) -> None:
+        if self.region.area and any(info.ended_cleanly is None for info in self.infos):
+            self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sessions")
+    def _load(self) -> None:
+        try:
+            infos = self.jobs.sessions()
+        except Exception as exc:  # noqa: BLE001 - a damaged or foreign log is shown, the app goes on
+            self.post_call(self._show_error, describe_error(exc))
+            return
+        self.post_call(self._show_sessions, list(reversed(infos)))
+
+    def _show_error(self, message: str) -> None:
+        self.query_one("#session-title", FixedText).update(Text(message, style="bold red"))
+
+    def _show_sessions(self, infos: list) -> None:
+        self.infos = infos
+        if self.selected not in {info.id for info in infos}:
+            self.selected = infos[0].id if infos else None
+        self._fill()
+        if self.selected:
+            self._read_overview(self.selected)
+        else:
+            self.query_one("#session-title", FixedText).update("no sessions yet: press w to watch, then s again")
+
+    def _fill(self) -> None:
+        """The rows, their source and model shortened to the width there is (again when it changes)."""
+        table = self.query_one("#sessions-table", MeasuredTable)
+        width = self.size.width or self.app.size.width
+        self.filled_width = width
+        wide = width >= WIDE
+        starts = [info.started[:19].replace("T", " ") if wide else info.started[5:16].replace("T", " ")
+                  for info in self.infos]
+        rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), info.status)
+                for start, info in zip(starts, self.infos)]
+        used = sum(max([len(name), *(len(row[i]) for row in rows)]) + 2 for i, name in enumerate(FIXED_COLUMNS))
+        room = max(16, width - used - 2 * 2 - 2)  # two more columns' padding, the scroll bar and the pane's
+        sources = [source_name(info.source) for info in self.infos]
+        models = [info.model_id or "-" for info in self.infos]
+        source_width = min(max([6, *map(len, sources)]), max(8, room // 2))
+        model_width = max(5, room - source_width)
+        table.clear(columns=True)
+        for name in (*FIXED_COLUMNS, "source", "model"):
+            table.add_column(name, key=name)
+        for row, info, source, model in zip(rows, self.infos, sources, models):
+            table.add_row(*row, Text(shorten_middle(source, source_width)), Text(shorten_middle(model, model_width)),
+                          key=info.id)
+        if self.selected:
+            table.move_cursor(row=table.get_row_index(self.selected), animate=False)
+
+    def on_resize(self) -> None:
+        if self.infos and self.size.width != self.filled_width:
+            self._fill()
+
+    @on(DataTable.RowHighlighted, "#sessions-table")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        session = event.row_key.value if event.row_key is not None else None
+        if session and session != self.selected:
+            self.selected = session
+            self._read_overview(session)
+
+    # ------------------------------------------------------------ the selected session
+    @work(thread=True, exclusive=True, exit_on_error=False, group="overview")
+    def _read_overview(self, session: str) -> None:
+        try:
+            overview = self.jobs.session_overview(session)
+        except Exception as exc:  # noqa: BLE001
+            self.post_call(self._show_error, describe_error(exc))
+            return
+        self.post_call(self._show_overview, overview)
+
+    def _show_overview(self, overview) -> None:  # noqa: ANN001
+        if overview is None or overview.info.id != self.selected:
+            return
+        self.overview = overview
+        info = overview.info
+        reason = f" ({info.end_reason})" if info.end_reason else ""
+        gaps = f", {info.gaps} gaps" if info.gaps else ""
+        title = Text.assemble((info.id, "bold"), f"  {info.status}{reason}{gaps}  source ", info.source,
+                              "  model ", info.model_id or "-")
+        self.query_one("#session-title", FixedText).update(title)
+        frames = overview.frames
+        self.query_one("#session-chart", LineChart).draw(
+            {name: frames for name in CLASSES}, overview.series, legend=False, colors=CLASS_COLORS)
+        faces = sum(overview.label_counts.values())
+        self.query_one("#session-shares-title", FixedText).update(
+            f"label shares of {faces} faces" if faces else "label shares: no faces")
+        self.query_one("#session-shares", ProbabilityBars).show(overview.shares or None)
+        self._suggest_path(info.id)
+
+    # ------------------------------------------------------------ export
+    @property
+    def fmt(self) -> str:
+        value = self.query_one("#export-format", Select).value
+        return value if isinstance(value, str) else EXPORT_FORMATS[0]
+
+    def _suggest_path(self, session: str) -> None:
+        """The default file of this session and format; a folder the user chose is kept."""
+        field = self.query_one("#export-path", PathInput)
+        default = export_path(session, self.fmt)
+        typed = field.value.strip()
+        if typed and typed != self.default_out:
+            default = Path(typed).expanduser().parent / default.name
+        self.default_out = str(default)
+        field.value = self.default_out
+        field.show_end()
+
+    @on(Select.Changed, "#export-format")
+    def _format_changed(self) -> None:
+        field = self.query_one("#export-path", PathInput)
+        path = Path(field.value.strip()) if field.value.strip() else None
+        if path is not None and path.suffix.lstrip(".") in EXPORT_FORMATS:
+            field.value = str(path.with_suffix(f".{self.fmt}"))
+            if str(path) == self.default_out:
+                self.default_out = field.value
+            field.show_end()
+        elif self.selected:
+            self._suggest_path(self.selected)
+
+    @on(Input.Submitted, "#export-path")
+    @on(Button.Pressed, "#export-session")
+    def action_export_selected(self) -> None:
+        if not self.selected:
+            self.notify("no session to export yet: press w to watch first", severity="warning")
+            return
+        typed = self.query_one("#export-path", PathInput).value.strip()
+        out = Path(typed).expanduser() if typed else export_path(self.selected, self.fmt)
+        if out.is_dir():
+            out = out / export_path(self.selected, self.fmt).name
+        self.app.export_session(self.selected, self.fmt, out)  # type: ignore[attr-defined]
