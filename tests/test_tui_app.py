@@ -106,6 +106,11 @@ def test_in_a_browser_the_export_is_delivered_as_a_download(monkeypatch):
             out = export_path(STANDIN_SESSION, "csv")
             await wait_until(pilot, lambda: delivered, what="delivery")
             assert delivered == [(out.name, "text/csv", out.read_bytes())]
+            # The browser's user is told of the download, not of a path on the server.
+            await wait_until(pilot, lambda: any("session exported" in n for n in notifications(app)), what="notice")
+            told = [n for n in notifications(app) if "session exported" in n]
+            assert any(f"{out.name}: your browser is downloading it" in n for n in told)
+            assert not any(str(out.parent) in n for n in told)
 
     run(scenario())
 
@@ -267,3 +272,24 @@ def test_progress_messages_collapse_but_predictions_do_not():
     assert not progress.can_replace(JobEvent(Progress("other", 2, 10)))
     prediction = Prediction("t", "s", 0, 1, "happy", 0.9, {}, {}, None, {})
     assert not JobEvent(prediction).can_replace(JobEvent(prediction))
+
+
+def test_the_header_glyph_is_in_the_font_the_browser_draws_with():
+    """textual-serve draws with Roboto Mono, which it ships; Textual's default icon ⭘ is not in it (an empty box)."""
+    from pathlib import Path
+
+    import textual_serve
+    from fontTools.ttLib import TTFont
+    from textual.widgets._header import HeaderIcon
+
+    font = Path(textual_serve.__file__).parent / "static" / "fonts" / "RobotoMono-VariableFont_wght.ttf"
+    glyphs = TTFont(font).getBestCmap()
+
+    async def scenario() -> None:
+        app = make_app()
+        async with app.run_test(size=(80, 24)) as pilot:
+            icon = app.query_one(HeaderIcon).icon
+            assert icon.strip() and all(ord(ch) in glyphs for ch in icon.strip()), icon
+            assert icon.strip() in (await shown(pilot)).splitlines()[0]
+
+    run(scenario())

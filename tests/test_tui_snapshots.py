@@ -84,3 +84,20 @@ def test_help_at_80x24(snap_compare, monkeypatch):  # noqa: ANN001
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_sessions_view_at_80x24(snap_compare, monkeypatch):  # noqa: ANN001
+    # The export field names a real path: a fixed one here. The stand-in sessions have fixed times and figures.
+    monkeypatch.setenv("EMOTUI_DATA", "/home/me/.local/share/emotui")
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        from emotui.tui.sessions_view import SessionsView
+
+        view = pilot.app.query_one(SessionsView)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: view.overview is not None, what="the sessions")
+        await pilot.press("down")  # the second newest: an unclean session from camera 0
+        await wait_until(pilot, lambda: view.overview.info.source == "0", what="the second session")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)

@@ -129,10 +129,12 @@ class SessionsView(RunsDeferred, Vertical):
         rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), info.status)
                 for start, info in zip(starts, self.infos)]
         used = sum(max([len(name), *(len(row[i]) for row in rows)]) + 2 for i, name in enumerate(FIXED_COLUMNS))
-        room = max(16, width - used - 2 * 2 - 2)  # two more columns' padding, the scroll bar and the pane's
+        room = max(20, width - used - 2 * 2 - 1)  # the two columns' padding and the scroll bar
         sources = [source_name(info.source) for info in self.infos]
         models = [info.model_id or "-" for info in self.infos]
-        source_width = min(max([6, *map(len, sources)]), max(8, room // 2))
+        # The source in full if it leaves the model 13 cells: "defa…9903a046" keeps the weights' checksum.
+        model_least = min(max([5, *map(len, models)]), 13)
+        source_width = min(max([6, *map(len, sources)]), max(8, room - model_least))
         model_width = max(5, room - source_width)
         table.clear(columns=True)
         for name in (*FIXED_COLUMNS, "source", "model"):
@@ -195,7 +197,8 @@ class SessionsView(RunsDeferred, Vertical):
         default = export_path(session, self.fmt)
         typed = field.value.strip()
         if typed and typed != self.default_out:
-            default = Path(typed).expanduser().parent / default.name
+            chosen = Path(typed).expanduser()
+            default = (chosen if chosen.is_dir() else chosen.parent) / default.name
         self.default_out = str(default)
         field.value = self.default_out
         field.show_end()
