@@ -74,6 +74,7 @@ def test_reopening_shows_the_earlier_extraction_and_a_new_path_resets_the_tallie
             assert "press e to extract" in rate()
             assert bar.progress == 0 and failures.row_count == 0
             assert "ok 0" in text_of(app, "#tallies") and "no face 0" in text_of(app, "#tallies")
+            assert pane.headline == "idle" and "extract: idle" in app.sub_title
 
             # And back: the sample's state again.
             field.focus()

@@ -80,6 +80,7 @@ class ExtractPane(JobPane):
         self._reset()
         self._discover(path)
         if earlier:
+            self.set_headline("idle")  # until the features file, if any, tells otherwise
             self._read_earlier(path)
 
     def _reset(self, rate: str = "press e to extract") -> None:

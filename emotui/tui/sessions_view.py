@@ -173,7 +173,7 @@ class SessionsView(RunsDeferred, Vertical):
         info = overview.info
         reason = f" ({info.end_reason})" if info.end_reason else ""
         gaps = f", {info.gaps} gaps" if info.gaps else ""
-        title = Text.assemble((info.id, "bold"), f"  {info.status}{reason}{gaps}  source ", info.source,
+        title = Text.assemble((info.id, "bold"), f"  {info.status}{reason}{gaps}\nsource ", info.source,
                               "  model ", info.model_id or "-")
         self.query_one("#session-title", FixedText).update(title)
         frames = overview.frames
