@@ -137,7 +137,7 @@ def run_extraction(
     if engine == "ray":
         from .extraction_ray import import_ray
 
-        import_ray(local=not address)  # before any work: a missing extra is one line, not a failure after discovery
+        import_ray()  # before any work: a missing extra is one line, not a failure after discovery
     frame = dataset if isinstance(dataset, pd.DataFrame) else discover(dataset)
     if out is None:
         if isinstance(dataset, pd.DataFrame):

@@ -22,7 +22,6 @@ import contextlib
 import logging
 import os
 import socket
-import sys
 import tempfile
 import threading
 import warnings
@@ -49,10 +48,7 @@ class RayEngineError(EmotuiError):
     """Ray is missing, unreachable, or its workers cannot run the extraction."""
 
 
-def import_ray(*, local: bool = False) -> Any:  # noqa: ANN401 - the ray module
-    """`local`: a local instance will be started, so a process that has not imported Ray yet gives it a token."""
-    if local and "ray" not in sys.modules and "RAY_AUTH_MODE" not in os.environ:
-        os.environ.update(_token_auth())
+def import_ray() -> Any:  # noqa: ANN401 - the ray module
     try:
         import ray
         import ray.data  # noqa: F401 - the [data] part of the extra
@@ -66,9 +62,12 @@ def import_ray(*, local: bool = False) -> Any:  # noqa: ANN401 - the ray module
 @contextlib.contextmanager
 def ray_session(address: str | None, local_cpus: int) -> Iterator[int]:
     """Connected to Ray for the block; yields the CPUs of the cluster. Without `address`, a new local instance on
-    this machine's cores (advertised on loopback, open to this process's token only), shut down after. A process
-    already connected (a test, a notebook, the dashboard's second run) keeps its connection."""
-    ray = import_ray(local=not address)
+    this machine's cores, shut down after. A process already connected (a test, a notebook) keeps its connection.
+
+    The local instance's node is on loopback and has no dashboard. Its servers still listen on every interface
+    (Ray 2.60 has no setting to bind them to loopback), but Ray gives a local instance token authentication
+    (RAY_AUTH_MODE=token, the token in ~/.ray/auth_token): nothing without the user's token can join it."""
+    ray = import_ray()
     if ray.is_initialized():
         _quiet_ray_data(ray)
         yield _cpus(ray, address)
@@ -110,15 +109,6 @@ def _cpus(ray, address: str | None) -> int:  # noqa: ANN001
     if cpus < 1:
         raise RayEngineError(f"the Ray cluster at {address or 'this machine'} has no CPUs to run extraction on")
     return cpus
-
-
-def _token_auth() -> dict[str, str]:
-    """Ray's servers listen on every interface whatever the node's address (no loopback-only setting in 2.60), so
-    the local instance takes a fresh token that this process and its workers inherit: nothing else can join it.
-    Ray reads the mode once, when it is imported: hence set before the import, and for the process's life."""
-    import secrets
-
-    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
 
 
 def check_address(address: str) -> None:

@@ -53,7 +53,7 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
     if engine == "ray":
         from ..extraction_ray import check_address, import_ray
 
-        import_ray(local=not address)  # a missing extra or a wrong address is said before the dataset is read
+        import_ray()  # a missing extra or a wrong address is said before the dataset is read
         if address:
             check_address(address)
     frame = discover(dataset)
