@@ -134,9 +134,11 @@ def check_address(address: str) -> None:
 def _quiet_ray_data(ray: Any) -> None:  # noqa: ANN401
     """emotui draws its own progress; Ray Data's bars and log lines would interleave with it."""
     context = ray.data.DataContext.get_current()
-    context.enable_progress_bars = False
-    context.print_on_execution_start = False
-    context.max_errored_blocks = -1  # a batch lost to dying actors is run again image by image (run_on_ray)
+    # a batch lost to dying actors is run again image by image (run_on_ray); the other two are Ray 2.4x+ options
+    for name, value in (("enable_progress_bars", False), ("print_on_execution_start", False),
+                        ("max_errored_blocks", -1)):
+        if hasattr(context, name):
+            setattr(context, name, value)
     for name in ("ray", "ray.data"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
@@ -194,7 +196,7 @@ def _detect_pass(ray, chunks, paths, model, max_faces, actors, on_chunk, stop) -
             fn_constructor_kwargs={"model": model, "max_faces": max_faces},
             batch_size=max(len(c) for c in chunks),
             batch_format="pyarrow",
-            compute=ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors),
+            compute=_actor_pool(ray, actors),
             num_cpus=1,
             max_task_retries=TASK_RETRIES,
         )
@@ -220,6 +222,15 @@ def _detect_pass(ray, chunks, paths, model, max_faces, actors, on_chunk, stop) -
         if close is not None:
             close()
     return done
+
+
+def _actor_pool(ray, actors: int):  # noqa: ANN001, ANN202
+    """All the actors at once, but start on the first that is up (a fixed size would wait for every one, and a
+    busy cluster may not have them all free); Ray before 2.4x has no initial_size and grows the pool itself."""
+    try:
+        return ray.data.ActorPoolStrategy(min_size=1, max_size=actors, initial_size=actors)
+    except TypeError:
+        return ray.data.ActorPoolStrategy(min_size=1, max_size=actors)
 
 
 # ---------------------------------------------------------------- the actor

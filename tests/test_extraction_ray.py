@@ -166,3 +166,30 @@ def test_without_ray_the_error_names_the_extra(tmp_path):  # noqa: ANN001
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
         "emotui: error: --engine ray needs Ray (ray is not installed): pip install 'emotui[ray]'"]
+
+
+def test_the_dashboard_extracts_on_ray_when_chosen(ray_instance):  # noqa: ANN001
+    """The extraction pane's Engine choice, through the real jobs: progress, tallies and the features file."""
+    from textual.widgets import Select
+
+    from emotui.tui.app import EmotuiApp, Settings
+    from emotui.tui.extract_pane import ExtractPane
+
+    from .tui_helpers import notifications, run, text_of, wait_until
+
+    sample = DATASETS / "kaggle-layout-sample"
+
+    async def scenario() -> None:
+        app = EmotuiApp(Settings(data=sample))
+        async with app.run_test(size=(100, 30)) as pilot:
+            extract = app.query_one(ExtractPane)
+            await wait_until(pilot, lambda: "layout: kaggle" in text_of(app, "#layout"), timeout=60, what="layout")
+            app.query_one("#engine", Select).value = "ray"
+            await pilot.press("e")
+            await wait_until(pilot, lambda: extract.headline in ("done", "failed"), timeout=200, what="extraction")
+            assert extract.headline == "done", (notifications(app), text_of(app, "#extract-rate"))
+            assert "49/49" in text_of(app, "#extract-rate") and "ok 49" in text_of(app, "#tallies").replace("  ", " ")
+        features = read_features(extract.features)
+        assert features["path"].nunique() == 49 and (features["status"] == "ok").all()
+
+    run(scenario())
