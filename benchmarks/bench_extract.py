@@ -6,6 +6,11 @@
   (c) `emotui --help` wall time (and its ratio to a bare `python -c pass`)                    target < 0.5 s
   (d) peak memory of `extract --workers 1` on an 8000x8000 JPEG / on a 572x562 one
   --rates: detection rate (ok / images) on every shared dataset, writing the features to --features-dir.
+  --engine ray: instead of (a)-(d), Ray against the local engine on the same images, in the same rounds:
+  (e) `extract --engine ray` (2 actors) images/s  /  `extract --workers 2`                     target >= 0.85
+      on a 2-CPU Ray instance already running (as a cluster is: `--address`), and cold (no --address: the run
+      starts its own instance, which costs seconds)
+  (f) 2 actors / 1 actor on the running instance: how Ray's extraction scales with actors
 
 Each configuration runs in a fresh process. "images/s" is what `emotui extract` reports (from the moment it needs
 MediaPipe: importing it, loading the model, starting the workers, to the last image saved) against the bare loop's
@@ -15,6 +20,7 @@ on a shared machine barely changes (wall-clock ratios there swing by +-30% from 
 
     python benchmarks/bench_extract.py [--dataset ../shared/datasets/muxspace-fe] [--limit 1200] [--repeat 1]
     python benchmarks/bench_extract.py --rates [--features-dir /work/scratch/features]
+    python benchmarks/bench_extract.py --engine ray [--limit 1200] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -90,12 +96,12 @@ def bare_loop(workdir: Path) -> dict:
     return {"images": n, "rate": n / float(with_imports), "wall_rate": n / wall, "cpu_rate": n / cpu, "faces": int(faces)}
 
 
-def extract_cli(manifest: Path, workdir: Path, workers: int) -> dict:
+def extract_cli(manifest: Path, workdir: Path, workers: int, *options: str) -> dict:
     """`emotui extract` in a fresh process: its own images/s (model load and worker start-up included, Python
     imports not, like the bare loop) and the end-to-end wall rate."""
     out = workdir / f"w{workers}.parquet"
     done, wall, cpu = run_timed([sys.executable, "-m", "emotui", "extract", str(manifest), "--out", str(out),
-                                 "--workers", str(workers), "--json"])
+                                 "--workers", str(workers), "--json", *options])
     out.unlink()
     summary = json.loads(done.stdout)
     n = summary["detected"]
@@ -171,6 +177,59 @@ def speed(args: argparse.Namespace) -> None:
           f"{huge_mb / small_mb:.2f}   (a full-size decode alone would add ~400 MB)")
 
 
+# A Ray instance that outlives the runs measured on it, as a cluster does; it ends with this process's stdin.
+RAY_HEAD = """
+import logging, sys
+import ray
+ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+         object_store_memory=256 * 1024 * 1024)
+print(ray.get_runtime_context().gcs_address, flush=True)
+sys.stdin.read()
+ray.shutdown()
+"""
+
+
+def engines(args: argparse.Namespace) -> None:
+    # Ray turns on token authentication for the instance it starts; the runs that join it need the mode too
+    # (the token itself is in ~/.ray/auth_token).
+    os.environ.setdefault("RAY_AUTH_MODE", "token")
+    head = subprocess.Popen([sys.executable, "-c", RAY_HEAD], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        address = head.stdout.readline().strip()
+        if not address:
+            raise SystemExit("the Ray instance for the benchmark did not start")
+        with tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
+            workdir = Path(tmp)
+            manifest = subset(args.dataset, args.limit, workdir)
+            n = len(manifest.read_text().splitlines()) - 1
+            ray = ("--engine", "ray", "--address", address)
+            configs = {"local w2": (2, ()), "ray 2 actors": (2, ray), "ray 1 actor": (1, ray),
+                       "ray 2 actors, cold": (2, ("--engine", "ray"))}
+            runs: dict[str, list[dict]] = {name: [] for name in configs}
+            for round_ in range(args.repeat):
+                for name, (workers, options) in configs.items():  # interleaved, as in speed()
+                    runs[name].append(extract_cli(manifest, workdir, workers, *options))
+                print(f"round {round_ + 1}: " + json.dumps({k: v[-1] for k, v in runs.items()}, default=_round),
+                      file=sys.stderr)
+    finally:
+        head.stdin.close()
+        head.wait(timeout=120)
+    med = {k: {m: statistics.median(r[m] for r in v) for m in ("rate", "wall_rate")} for k, v in runs.items()}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"dataset {args.dataset} ({n} images), {args.repeat} round(s), "
+          f"median; load average {load:.1f} on {os.cpu_count()} cores")
+    for name in configs:
+        print(f"  {name:20s} {med[name]['rate']:7.1f} images/s  (end to end {med[name]['wall_rate']:.1f})")
+    local = med["local w2"]
+    for name, label in (("ray 2 actors", "(e) ray, running instance / local w2"),
+                        ("ray 2 actors, cold", "    ray, cold / local w2")):
+        print(f"{label:38s} = {med[name]['rate'] / local['rate']:.2f}   target >= 0.85"
+              f"   [end to end: {med[name]['wall_rate'] / local['wall_rate']:.2f}]")
+    print(f"(f) ray 2 actors / 1 actor              = {med['ray 2 actors']['rate'] / med['ray 1 actor']['rate']:.2f}"
+          f"   [end to end: {med['ray 2 actors']['wall_rate'] / med['ray 1 actor']['wall_rate']:.2f}]")
+
+
 def detection_rates(args: argparse.Namespace) -> None:
     from emotui.extraction import run_extraction
 
@@ -195,8 +254,14 @@ def main() -> None:
     parser.add_argument("--rates", action="store_true", help="detection rate on every shared dataset instead")
     parser.add_argument("--features-dir", type=Path, default=Path("/work/scratch/features"))
     parser.add_argument("--workers", type=int, default=None, help="workers for --rates (default: all cores)")
+    parser.add_argument("--engine", choices=["ray"], help="compare this engine with the local one instead")
     args = parser.parse_args()
-    detection_rates(args) if args.rates else speed(args)
+    if args.rates:
+        detection_rates(args)
+    elif args.engine:
+        engines(args)
+    else:
+        speed(args)
 
 
 if __name__ == "__main__":  # worker processes re-import this file

@@ -36,6 +36,7 @@ from .pool import run_pool
 from .schema import BASE_FIELDS, BASE_SCHEMA, STATUSES
 
 STAGE = "extract"
+ENGINES = ("local", "ray")
 KEY_COLUMNS = ["path", "size", "mtime_ns", "landmarker"]
 _DETECTION_COLUMNS = [f.name for f in BASE_FIELDS if f.name not in ("label", "subject")]
 
@@ -60,6 +61,7 @@ class ExtractionSummary:
     cancelled: bool = False
     landmarker: str = ""
     unreadable_folders: list[str] = field(default_factory=list)  # folders of the dataset that could not be listed
+    engine: str = "local"  # what detected: local processes, or Ray actors (`workers` counts them)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,14 +109,18 @@ def run_extraction(
     on_event: EventHandler = ignore,
     stop: threading.Event | None = None,
     chunk_size: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
     _task: Any = None,
 ) -> ExtractionSummary:
     """Extract features of every image in `dataset` (a path, or a DataFrame from datasets.discover) into `out`.
 
     `workers`: processes (None = all cores; 1 = in this thread, no pool). `max_faces`: rows per image (largest
     first). Setting `stop` finishes the batches in flight, saves, and returns a summary with cancelled=True.
-    `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `_task` replaces the
-    worker's batch function (tests use it to crash a worker).
+    `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `engine` "ray" detects
+    on Ray (emotui.extraction_ray): `workers` is then its actors (default: the cluster's CPUs) and `address` the
+    cluster's (default: a local instance). `_task` replaces the worker's batch function (tests use it to crash a
+    worker).
     """
     import pandas as pd
 
@@ -124,6 +130,14 @@ def run_extraction(
     stop = stop or threading.Event()
     if max_faces < 1:
         raise EmotuiError("--max-faces must be at least 1")
+    if engine not in ENGINES:
+        raise EmotuiError(f"unknown engine {engine!r} (one of: {', '.join(ENGINES)})")
+    if address and engine != "ray":
+        raise EmotuiError("--address is the Ray cluster's: it needs --engine ray")
+    if engine == "ray":
+        from .extraction_ray import import_ray
+
+        import_ray()  # before any work: a missing extra is one line, not a failure after discovery
     frame = dataset if isinstance(dataset, pd.DataFrame) else discover(dataset)
     if out is None:
         if isinstance(dataset, pd.DataFrame):
@@ -132,8 +146,9 @@ def run_extraction(
     out = Path(out).expanduser()
     model_path = resolve_landmarker(landmarker)
     model_sha = sha256_of(model_path)
+    requested = workers
     workers = max(1, int(workers or _cpu_count()))
-    if workers > MAX_WORKERS_PER_CORE * _cpu_count():
+    if engine == "local" and workers > MAX_WORKERS_PER_CORE * _cpu_count():
         # Each worker is a process with its own FaceLandmarker (~150 MB): --workers 10000 would exhaust memory.
         raise EmotuiError(f"--workers {workers} is more than {MAX_WORKERS_PER_CORE * _cpu_count()} "
                           f"({MAX_WORKERS_PER_CORE} per core on this machine): each worker holds its own landmarker")
@@ -142,10 +157,6 @@ def run_extraction(
     with _exclusive(out):
         job = _Job(frame, out, model_sha, max_faces)
         todo = job.pending()
-        workers = min(workers, max(1, len(todo)))
-        size = chunk_size or max(1, min(32, math.ceil(len(todo) / (workers * 8))))
-        chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
-        workers = min(workers, max(1, len(chunks)))
         tally: Counter[str] = Counter()
 
         def finished_chunk(indices: list[int], results: list[Detected]) -> None:
@@ -162,11 +173,21 @@ def run_extraction(
         on_event(Progress(STAGE, 0, len(todo), 0.0, None, {}))
         clock = time.perf_counter()
         try:
-            if chunks and workers == 1:
-                _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop)
-            elif chunks:
-                run_pool(chunks, job.paths, model_path=str(model_path), max_faces=max_faces, workers=workers,
-                         on_chunk=finished_chunk, stop=stop, **({"task": _task} if _task else {}))
+            if engine == "ray" and todo:
+                from .extraction_ray import run_on_ray
+
+                workers = run_on_ray(todo, job.paths, model_path=model_path, max_faces=max_faces,
+                                     workers=requested, local_cpus=_cpu_count(),
+                                     chunks_for=lambda items, n: _chunks(items, n, chunk_size),
+                                     on_chunk=finished_chunk, stop=stop, address=address)
+            else:
+                chunks = _chunks(todo, workers, chunk_size)
+                workers = min(workers, max(1, len(chunks)))
+                if chunks and workers == 1:
+                    _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop)
+                elif chunks:
+                    run_pool(chunks, job.paths, model_path=str(model_path), max_faces=max_faces, workers=workers,
+                             on_chunk=finished_chunk, stop=stop, **({"task": _task} if _task else {}))
         finally:
             table = job.merge()
         detected = sum(tally.values())
@@ -174,10 +195,17 @@ def run_extraction(
         summary = _summarise(
             table, frame, out, model_sha, workers=workers, detected=detected, resumed=len(frame) - len(todo),
             remaining=len(todo) - detected, seconds=time.perf_counter() - started,
-            rate=detected / elapsed if detected else 0.0,
+            rate=detected / elapsed if detected else 0.0, engine=engine,
         )
     on_event(Finished(STAGE, summary.as_dict(), cancelled=summary.cancelled))
     return summary
+
+
+def _chunks(todo: list[int], workers: int, chunk_size: int | None) -> list[list[int]]:
+    """Batches small enough to spread the work (about 8 per worker), at most 32 images: a batch is the unit of
+    saving, so a bigger one would lose more on a kill."""
+    size = chunk_size or max(1, min(32, math.ceil(len(todo) / (max(1, min(workers, len(todo))) * 8))))
+    return [todo[i : i + size] for i in range(0, len(todo), size)]
 
 
 def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop) -> None:  # noqa: ANN001

@@ -66,10 +66,11 @@ def shared_manifest(name: str) -> list[dict]:
 
 
 def extract_subset(name: str, rows: list[dict], folder: Path, *, out_name: str | None = None,
-                   columns: list[str] | None = None) -> Path:
+                   columns: list[str] | None = None, **options) -> Path:  # noqa: ANN003
     """A CSV manifest of some of a shared dataset's rows (`columns`, default all, with `file` made an absolute
-    `path`), extracted by the product's own pipeline into <folder>/<out_name or name>.parquet (one worker: the
-    suite runs beside nothing, and a pool start costs more than these 48x48 images)."""
+    `path`; a `file` that is absolute already stays), extracted by the product's own pipeline into
+    <folder>/<out_name or name>.parquet (one worker unless `options` of run_extraction say otherwise: the suite
+    runs beside nothing, and a pool start costs more than these 48x48 images)."""
     import csv
 
     columns = ["path", *[k for k in (columns or rows[0]) if k != "file"]]
@@ -81,7 +82,7 @@ def extract_subset(name: str, rows: list[dict], folder: Path, *, out_name: str |
     from emotui.extraction import run_extraction
 
     out = folder / f"{out_name or name}.parquet"
-    run_extraction(folder / f"{name}.csv", out, workers=1)
+    run_extraction(folder / f"{name}.csv", out, **{"workers": 1, **options})
     return out
 
 

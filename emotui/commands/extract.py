@@ -21,15 +21,21 @@ from .render import output_console
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
               help="Parquet file to write (default: the dataset's file under the data directory).")
-@click.option("--workers", type=click.IntRange(min=1), help="Processes to run (default: all cores).")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Processes to run (default: all cores); with --engine ray, Ray actors (default: the cluster's CPUs).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="Who detects: processes on this machine, or Ray actors (needs `pip install 'emotui[ray]'`).")
+@click.option("--address", metavar="ADDR",
+              help="With --engine ray: the Ray cluster (HOST:PORT of its head node, or auto); default: a local "
+                   "instance on this machine's cores.")
 @click.option("--max-faces", type=click.IntRange(min=1), default=1, show_default=True,
               help="Faces kept per image, largest first (one row each).")
 @click.option("--landmarker", type=click.Path(dir_okay=False, path_type=Path),
               help="face_landmarker.task to use (default: $EMOTUI_LANDMARKER, models/, or download).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--chunk-size", type=click.IntRange(min=1), hidden=True)
-def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int, landmarker: Path | None,
-            as_json: bool, chunk_size: int | None) -> None:
+def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, address: str | None, max_faces: int,
+            landmarker: Path | None, as_json: bool, chunk_size: int | None) -> None:
     """Extract MediaPipe face landmarks, blendshapes and head pose from every image of DATASET.
 
     DATASET is a folder (Kaggle images/<set>/<Emotion>.jpg layout, or class folders, optionally under train/ and
@@ -42,6 +48,14 @@ def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int
     from ..progress_render import EventRenderer, download_progress
 
     err = Console(stderr=True)
+    if address and engine != "ray":
+        raise click.UsageError("--address needs --engine ray")
+    if engine == "ray":
+        from ..extraction_ray import check_address, import_ray
+
+        import_ray()  # a missing extra or a wrong address is said before the dataset is read
+        if address:
+            check_address(address)
     frame = discover(dataset)
     unknown = frame.attrs.get("unknown_labels") or {}
     if unknown:
@@ -61,7 +75,7 @@ def extract(dataset: Path, out: Path | None, workers: int | None, max_faces: int
     stop = threading.Event()
     with _stop_on_ctrl_c(stop, err), EventRenderer(err) as render:
         summary = run_extraction(frame, out, workers=workers, max_faces=max_faces, landmarker=model,
-                                 on_event=render, stop=stop, chunk_size=chunk_size)
+                                 on_event=render, stop=stop, chunk_size=chunk_size, engine=engine, address=address)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -101,7 +115,8 @@ def _print_summary(summary, console: Console) -> None:  # noqa: ANN001
     for label, counts in summary.by_class.items():
         table.add_row(label, *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
     console.print(table)
-    rate = f" at {summary.rate:.1f} images/s with {summary.workers} worker(s)" if summary.detected else ""
+    who = "Ray actor(s)" if summary.engine == "ray" else "worker(s)"
+    rate = f" at {summary.rate:.1f} images/s with {summary.workers} {who}" if summary.detected else ""
     console.print(
         f"{summary.total} images ({summary.layout} layout): {summary.detected} detected now{rate}, "
         f"{summary.resumed} already done; {summary.faces} face rows; {summary.seconds:.1f} s",

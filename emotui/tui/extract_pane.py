@@ -9,7 +9,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Input, Label, ProgressBar
+from textual.widgets import Input, Label, ProgressBar, Select
 
 from ..events import Finished, ItemFailed, Progress
 from ..labels import CLASSES
@@ -51,6 +51,10 @@ class ExtractPane(JobPane):
             yield Label("Dataset ")
             yield PathInput(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
                         id="dataset", compact=True)
+            yield Label(" Engine ")
+            # ray: Ray actors, on the cluster of $RAY_ADDRESS or a local instance (emotui.extraction_ray).
+            yield Select([("local", "local"), ("ray", "ray")], value="local", allow_blank=False, id="engine",
+                         compact=True)
         yield FixedText("layout: -", id="layout")
         yield FixedText(id="class-counts")
         with Horizontal(classes="progress-row"):
@@ -161,11 +165,11 @@ class ExtractPane(JobPane):
             self.read_dataset(path, earlier=False)
         self._reset("starting ...")
         self.set_headline("starting")
-        self._extract(path, self.begin())
+        self._extract(path, self.begin(), str(self.query_one("#engine", Select).value))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="extract")
-    def _extract(self, path: Path, done) -> Path:  # noqa: ANN001
-        return self.call_job(done, self.jobs.extract, path)
+    def _extract(self, path: Path, done, engine: str = "local") -> Path:  # noqa: ANN001
+        return self.call_job(done, self.jobs.extract, path, **({"engine": engine} if engine != "local" else {}))
 
     def _show_tallies(self, counts: dict[str, int]) -> None:
         self.query_one("#tallies", FixedText).update(

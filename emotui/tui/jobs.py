@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -100,10 +101,14 @@ def session_overview(session: str) -> Any:
         return store.overview(session)
 
 
-def extract(dataset: Path, *, on_event, stop, landmarker: Path | None = None) -> Path:  # noqa: ANN001
+def extract(dataset: Path, *, on_event, stop, landmarker: Path | None = None,  # noqa: ANN001
+            engine: str = "local") -> Path:
     extraction = _core("emotui.extraction", "extraction")
     out = Path(extraction.features_path_for(Path(dataset)))
-    extraction.run_extraction(Path(dataset), out, landmarker=landmarker, on_event=on_event, stop=stop)
+    # The dashboard has no --address: Ray's own variable names the cluster, else a local instance.
+    address = (os.environ.get("RAY_ADDRESS") or None) if engine == "ray" else None
+    extraction.run_extraction(Path(dataset), out, landmarker=landmarker, on_event=on_event, stop=stop,
+                              engine=engine, address=address)
     return out
 
 
