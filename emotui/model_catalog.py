@@ -165,6 +165,9 @@ def _key(path: Path) -> Path:
         return Path(path)
 
 
+FEW_FACES = 100  # test parts smaller than this give figures a few faces can swing by several points
+
+
 @dataclass(frozen=True)
 class Comparison:
     same_faces: bool
@@ -199,4 +202,7 @@ def compare(new: ModelEntry, current: ModelEntry) -> Comparison:
         verdict = "mixed"
     words = {"better": "better on the same test faces", "worse": "worse on the same test faces",
              "equal": "as good on the same test faces", "mixed": "better on one figure, worse on the other (same faces)"}
-    return Comparison(True, verdict, f"the new model is {words[verdict]}")
+    text = f"the new model is {words[verdict]}"
+    if new.measured.faces is not None and new.measured.faces < FEW_FACES:
+        text += f", but only {new.measured.text()}: a rough figure"
+    return Comparison(True, verdict, text)

@@ -164,3 +164,33 @@ def test_a_finished_run_asks_first_and_a_worse_one_is_not_the_suggested_answer(c
             assert (second / "config.json").is_file()  # kept on disk: the models view lists it
 
     run(scenario())
+
+
+def test_the_models_view_is_in_the_help_and_the_command_palette():
+    from pathlib import Path
+
+    from textual.command import CommandPalette
+
+    from emotui.tui.help_screen import help_content
+    from emotui.tui.standins import StandIns
+
+    from .tui_helpers import screen_text
+
+    async def scenario() -> None:
+        app = EmotuiApp(Settings(data=Path("datasets/sample"), source="camera.mp4"), jobs=StandIns().jobs())
+        async with app.run_test(size=(100, 32)) as pilot:
+            await pilot.press("question_mark")
+            help_text = await shown(pilot)
+            assert "models: every model found" in " ".join(help_text.split())
+            await pilot.press("escape")
+            await pilot.press("ctrl+p")
+            await wait_until(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+            await pilot.press(*"models")
+            await wait_until(pilot, lambda: "Models: list them" in screen_text(app), what="the command listed")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen) and app.screen.entries,
+                             what="the models view from the palette")
+
+    titles = [getattr(part, "title", None) for part in help_content().renderables]
+    assert "Models view (m)" in titles
+    run(scenario())

@@ -176,8 +176,8 @@ class TrainPane(JobPane):
             measured = summary.get("measured_on")
             on = f"  {measured_text(measured['part'], measured['faces'], measured['persons'])}" if measured else ""
             note = f"  ({summary['note']})" if summary.get("note") else ""
-            self.query_one("#train-status", FixedText).update(  # the model first: its figures may be cut at 80
-                f"{self.out.name if self.out else 'model'}: accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}"
+            self.query_one("#train-status", FixedText).update(  # at 80 columns the end is cut: the model's name
+                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}  model {self.out.name if self.out else '-'}"
                 f"{note}")
 
     @on(JobEnded)
