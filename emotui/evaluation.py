@@ -52,12 +52,13 @@ def summarize_folds(fold_metrics: list[dict]) -> dict:
     return out
 
 
-def _features_for(data: Path) -> Path:
-    """A features file as is; a dataset directory extracted (with the cache) by emotui.extraction."""
-    if data.is_file():
+def _features_for(data: Path, on_event=None) -> Path:  # noqa: ANN001
+    """A features file as is; a dataset directory or CSV manifest (path,label[,subject]) extracted (with the
+    cache) by emotui.extraction, its events (progress, skipped images) passed to `on_event`."""
+    if data.is_file() and data.suffix.lower() != ".csv":
         return data
-    if not data.is_dir():
-        raise EmotuiError(f"no such features file or dataset directory: {data}")
+    if not data.exists():
+        raise EmotuiError(f"no such features file, dataset directory or CSV manifest: {data}")
     try:
         from . import extraction  # noqa: PLC0415 - optional part; wired when the extraction branch is merged
     except ImportError:
@@ -65,11 +66,12 @@ def _features_for(data: Path) -> Path:
             f"{data} is a directory, but dataset extraction is unavailable in this build: pass a features file"
         ) from None
     out = extraction.features_path_for(data)
-    extraction.run_extraction(data, out=out)
+    extraction.run_extraction(data, out=out, **({"on_event": on_event} if on_event else {}))
     return out
 
 
-def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=None) -> dict:  # noqa: ANN001
+def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=None,  # noqa: ANN001
+             on_event=None) -> dict:  # noqa: ANN001
     """Metrics of a model on labelled data: faces found are classified, each with its person's reference where the
     data names persons (as in training); images without a face count as errors in accuracy_all only."""
     from .features import person_references, read_feature_table, table_arrays, table_subjects
@@ -77,7 +79,7 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     from .predictor import Predictor
 
     predictor = predictor or Predictor.load(model_dir)
-    features_file = _features_for(Path(data))
+    features_file = _features_for(Path(data), on_event)
     table = read_feature_table(features_file)
     labels = table["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
     labelled = table[labels.notna()]

@@ -510,6 +510,10 @@ def run_training(
         else:  # no test part: the validation part's figures, labelled as such (the dashboard shows them)
             final = {**getattr(run, "validation", {}), "evaluated_on": "validation",
                      "note": "validation metrics (no test part)"}
+        if "n" in final:  # what the figures were measured on, and how much of it (the dashboard and CLI say so)
+            idx = run.test_idx if final["evaluated_on"] == "test" else run.val_idx
+            final["measured_on"] = {"part": final["evaluated_on"], "faces": final["n"],
+                                    "persons": len(set(fs.subjects[idx]))}
         if metrics.get("calibration"):
             final["calibration"] = metrics["calibration"]
         on_event(Finished(stage="train", summary=final, cancelled=cancelled))
@@ -517,7 +521,7 @@ def run_training(
 
     if held.any():  # folds judge the dataset on itself; its held-out rows stay out of every fold's training
         fs = fs.subset(np.flatnonzero(~held))
-    results, cancelled = [], False
+    results, cancelled, persons = [], False, 0
     for k, test_idx in enumerate(subject_folds(fs.labels, fs.subjects, folds, seed=seed), start=1):
         rest = np.setdiff1d(np.arange(len(fs)), test_idx)
         rest_val = val_fraction / max(1e-9, 1 - 1 / folds)
@@ -527,11 +531,13 @@ def run_training(
         done = _completed_fold(fold_dir)
         if resume and done is not None:
             results.append(done)
+            persons += len(set(fs.subjects[test_idx]))
             continue
         metrics, cancelled = _Run(fs, (rest[train_r], rest[val_r], test_idx), fold_dir, cfg, k, on_event, stop).run(resume)
         if cancelled:
             break
         results.append({**metrics["test"], "fold": k})
+        persons += len(set(fs.subjects[test_idx]))
     summary: dict = {}
     if results:
         pooled = metrics_from_confusion(np.sum([r["confusion_matrix"] for r in results], axis=0))
@@ -546,6 +552,8 @@ def run_training(
                 }
         summary = {**pooled, **summarize_folds(results), "folds": results}
         summary["accuracy"], summary["macro_f1"] = summary["mean"]["accuracy"], summary["mean"]["macro_f1"]
+        summary["measured_on"] = pooled["measured_on"] = {"part": "test (pooled over folds)", "faces": pooled["n"],
+                                                          "persons": persons}
         out.mkdir(parents=True, exist_ok=True)
         (out / "cv.json").write_text(json.dumps(summary, indent=2) + "\n")
     on_event(Finished(stage="train", summary=summary, cancelled=cancelled))

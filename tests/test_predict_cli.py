@@ -142,3 +142,40 @@ def test_predict_finds_every_face_of_the_group_photo_and_its_smiles():
     boy = by_x[2]  # the middle one, behind, with a closed mouth
     assert 430 < (boy["bbox"][0] + boy["bbox"][2]) / 2 < 520
     assert [f["label"] for f in by_x if f is not boy] == ["happy"] * 4
+
+
+def test_evaluate_a_csv_manifest_shows_extraction_progress(tmp_path):
+    """A manifest (path,label,subject) as `extract` takes it: extracted first, with the extraction's progress and
+    skipped images on stderr, then judged; data the model was trained on is still named as such."""
+    import csv
+
+    sample = DATASETS / "kaggle-layout-sample" / "images"
+    rows = [(image, image.stem.lower(), s) for s in ("0", "1") for image in sorted((sample / s).iterdir())
+            if image.stem in ("Happy", "Anger", "Neutral")]
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    rows.append((tmp_path / "broken.jpg", "happy", "9"))
+    manifest = tmp_path / "faces.csv"
+    with manifest.open("w", newline="") as fh:
+        csv.writer(fh).writerows([("path", "label", "subject"), *rows])
+    res = CliRunner().invoke(cli, ["evaluate", str(manifest), "--json"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["n_images"] == len(rows) and data["n_faces"] + data["n_no_face"] + data["n_failed"] == len(rows)
+    assert data["n_failed"] == 1 and "trained_on" not in data
+    assert f"{len(rows)}/{len(rows)}" in res.stderr and "extract done" in res.stderr
+    assert f"unreadable not a readable image: {tmp_path / 'broken.jpg'}" in res.stderr  # as extract names it
+
+    ck = [r for r in csv.DictReader(open(DATASETS / "ckplus48" / "manifest.csv"))][:4]
+    seen = tmp_path / "ckplus48.csv"
+    with seen.open("w", newline="") as fh:
+        csv.writer(fh).writerows([("path", "label", "subject"),
+                                  *[(DATASETS / "ckplus48" / r["file"], r["label"], r["subject"]) for r in ck]])
+    res = CliRunner().invoke(cli, ["evaluate", str(seen)])
+    assert res.exit_code == 0, res.output
+    assert "warning: the model was trained on ckplus48" in res.stderr and "accuracy" in res.stdout
+
+
+def test_evaluate_refuses_a_missing_manifest_in_one_line(tmp_path):
+    res = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "none.csv")])
+    assert res.exit_code == 1 and res.stderr.strip().splitlines() == [
+        f"emotui: error: no such features file, dataset directory or CSV manifest: {tmp_path / 'none.csv'}"]

@@ -93,6 +93,9 @@ def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
     config = json.loads((out / "config.json").read_text())
     split = config["training"]["split"]
     assert split["test"]["faces"] == result.metrics["n"] and config["complete"]
+    # the summary says what its figures were measured on: the test part's faces and persons
+    assert events[-1].summary["measured_on"] == {"part": "test", "faces": split["test"]["faces"],
+                                                 "persons": split["test"]["subjects"]}
     assert config["training"]["data"][0]["sha256"] and config["feature_spec"]["version"] == FEATURE_SPEC_VERSION
     assert config["parameters"] <= 1_000_000
     assert not (out / "resume").exists()
@@ -145,6 +148,19 @@ def test_train_cli_with_folds_prints_mean_and_std(ck_subset_features, tmp_path):
         assert set(data[key]) == {"accuracy", "macro_f1"}
     assert {"accuracy", "macro_f1", "per_class", "confusion_matrix"} <= set(data["folds"][0])
     assert (tmp_path / "cv" / "fold-2" / "config.json").is_file() and (tmp_path / "cv" / "cv.json").is_file()
+    folds = [json.loads((tmp_path / "cv" / f"fold-{k}" / "config.json").read_text())["training"]["split"]["test"]
+             for k in (1, 2)]
+    assert data["pooled"]["measured_on"] == {"part": "test (pooled over folds)", "faces": sum(f["faces"] for f in folds),
+                                             "persons": 30}  # every person of the 30 is tested once
+
+
+def test_train_cli_says_what_its_figures_were_measured_on(kaggle_sample_features, tmp_path):
+    res = CliRunner().invoke(cli, ["train", str(kaggle_sample_features), "--out", str(tmp_path / "m"), "--epochs",
+                                   "1", "--model-size", "tiny"])
+    assert res.exit_code == 0, res.output
+    test = json.loads((tmp_path / "m" / "config.json").read_text())["training"]["split"]["test"]
+    persons = f"{test['subjects']} person" + ("s" if test["subjects"] != 1 else "")
+    assert f"measured on test: {test['faces']} faces of {persons}\n" in res.stdout
 
 
 def test_train_cli_rejects_a_missing_features_file(tmp_path):

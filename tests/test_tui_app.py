@@ -17,6 +17,7 @@ from emotui.tui.app import EmotuiApp, Settings
 from emotui.tui.extract_pane import ExtractPane
 from emotui.tui.jobs import export_path
 from emotui.tui.messages import JobEvent
+from emotui.tui.models_view import NewModelScreen
 from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import STANDIN_SESSION, StandIns
 from emotui.tui.train_pane import TrainPane
@@ -62,10 +63,13 @@ def test_keys_run_extract_train_watch_export_in_turn():
             await wait_until(pilot, lambda: train.headline == "done", what="training")
             assert app.query_one("#epochs-table", DataTable).row_count == 3
             screen = await shown(pilot)
-            assert "Confusion" in screen and "macro-F1 74.0%" in screen
-            await wait_until(pilot, lambda: monitor.model is not None, what="new model handed to the monitor")
+            assert "Confusion" in screen and "macro-F1 74.0%" in screen and "test: 72 faces of 9 persons" in screen
+            # the run's figures beside the model in use; the monitor changes model only when told to
+            await wait_until(pilot, lambda: isinstance(app.screen, NewModelScreen), what="the new model's question")
+            assert monitor.model is None
+            await pilot.press("u")
             assert monitor.model.name == "standin-model"
-            assert any("is now the monitor's model" in n for n in notifications(app))
+            assert any("the monitor's model" in n and "standin-model" in n for n in notifications(app))
 
             await pilot.press("w")
             await wait_until(pilot, lambda: monitor.headline == "ended", what="watching")

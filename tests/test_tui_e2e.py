@@ -20,6 +20,7 @@ from emotui.extraction import read_features  # noqa: E402
 from emotui.labels import CLASSES  # noqa: E402
 from emotui.tui.app import EmotuiApp, Settings  # noqa: E402
 from emotui.tui.extract_pane import ExtractPane  # noqa: E402
+from emotui.tui.models_view import NewModelScreen  # noqa: E402
 from emotui.tui.monitor_pane import MonitorPane  # noqa: E402
 from emotui.tui.train_pane import TrainPane  # noqa: E402
 
@@ -55,10 +56,14 @@ def test_real_pipeline_extract_train_watch_export():
             assert train.headline == "done", notifications(app)
             assert app.query_one("#epochs-table", DataTable).row_count == 2
             assert (train.out / "model.safetensors").is_file() and (train.out / "config.json").is_file()
-            await wait_until(pilot, lambda: monitor.model == train.out, what="the new model for the monitor")
-            assert any("is now the monitor's model" in n for n in notifications(app))
+            # the run's figures beside the model in use; the monitor takes the new model when told to
+            await wait_until(pilot, lambda: isinstance(app.screen, NewModelScreen), timeout=60, what="the question")
+            assert monitor.model is None
+            await pilot.press("u")
+            assert monitor.model == train.out
             screen = await shown(pilot)
-            assert f"macro-F1 {train.summary['macro_f1']:.1%}" in screen
+            measured = train.summary["measured_on"]
+            assert f"macro-F1 {train.summary['macro_f1']:.1%}  {measured['part']}: {measured['faces']} faces" in screen
             if "confusion_matrix" in train.summary:  # the contract; a run without a test part may lack it
                 assert "Confusion" in screen and "Per class" in screen
 

@@ -10,6 +10,7 @@ from emotui.tui.app import EmotuiApp, Settings
 from emotui.tui.charts import compact_number, integer_ticks
 from emotui.tui.extract_pane import ExtractPane
 from emotui.tui.fields import shorten_middle
+from emotui.tui.models_view import NewModelScreen
 from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import StandIns
 from emotui.tui.train_pane import TrainPane
@@ -55,6 +56,8 @@ def test_train_and_monitor_panes_at_80x24():
             await wait_until(pilot, lambda: app.query_one(ExtractPane).headline == "done", what="extraction")
             await pilot.press("t")
             await wait_until(pilot, lambda: app.query_one(TrainPane).headline == "done", what="training")
+            await wait_until(pilot, lambda: isinstance(app.screen, NewModelScreen), what="the new model's question")
+            await pilot.press("u")  # the monitor below watches with it
             screen = await shown(pilot)
             header = next(line for line in screen.splitlines() if " ep " in line)
             assert header.split()[:7] == ["ep", "loss", "acc", "v.acc", "v.F1", "lr", "s"], screen

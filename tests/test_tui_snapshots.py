@@ -9,6 +9,7 @@ from pathlib import Path
 
 from emotui.tui.app import EmotuiApp, Settings
 from emotui.tui.extract_pane import ExtractPane
+from emotui.tui.models_view import ModelsScreen, NewModelScreen
 from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import StandIns
 from emotui.tui.train_pane import TrainPane
@@ -51,6 +52,8 @@ def test_train_pane(snap_compare):  # noqa: ANN001
     async def run_before(pilot) -> None:  # noqa: ANN001
         await run_job(pilot, "e", ExtractPane)
         await run_job(pilot, "t", TrainPane)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, NewModelScreen), what="the new model's question")
+        await pilot.press("k")  # keep the model in use: the pane as the run left it
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=SIZE, run_before=run_before)
@@ -98,6 +101,27 @@ def test_sessions_view_at_80x24(snap_compare, monkeypatch):  # noqa: ANN001
         await wait_until(pilot, lambda: view.overview is not None, what="the sessions")
         await pilot.press("down")  # the second newest: an unclean session from camera 0
         await wait_until(pilot, lambda: view.overview.info.source == "0", what="the second session")
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_models_view_at_80x24(snap_compare):  # noqa: ANN001
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ModelsScreen) and pilot.app.screen.entries,
+                         what="the models")
+        await pilot.press("down", "down")  # the run of 6 faces of 1 person, stopped early: its details below
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_new_model_question_at_80x24(snap_compare):  # noqa: ANN001
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await run_job(pilot, "e", ExtractPane)
+        await run_job(pilot, "t", TrainPane)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, NewModelScreen), what="the new model's question")
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)

@@ -1,4 +1,5 @@
-"""`emotui evaluate [--model DIR] DATA`: metrics of a model on a features file or a dataset directory."""
+"""`emotui evaluate [--model DIR] DATA`: metrics of a model on a features file, a dataset directory or a CSV
+manifest."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ import click
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
-    """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled DATA."""
-    from ..evaluation import evaluate as run_evaluation
+    """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled DATA.
 
-    metrics = run_evaluation(data, model_dir)
+    DATA is a features file, a dataset folder or a CSV manifest with path,label[,subject] columns (as `emotui
+    extract` takes); a folder or manifest is extracted first (only what is new), with progress on stderr.
+    """
+    from ..evaluation import evaluate as run_evaluation
+    from ..progress_render import EventRenderer
+
+    with EventRenderer() as render:
+        metrics = run_evaluation(data, model_dir, on_event=render)
     if metrics.get("trained_on"):
         from ..evaluation import trained_on_warning
 

@@ -66,6 +66,11 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
                           f"macro-F1 {result.mean['macro_f1']:.3f} ± {result.std['macro_f1']:.3f}")
             console.print("pooled over folds:")
         if result.metrics:
+            measured = result.metrics.get("measured_on")
+            if measured:
+                from ..model_catalog import measured_text
+
+                console.print(f"measured on {measured_text(measured['part'], measured['faces'], measured['persons'])}")
             console.print(metrics_table(result.metrics))
         console.print(f"model: {out}")
     if result.cancelled:

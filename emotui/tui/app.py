@@ -26,6 +26,7 @@ from .help_screen import HelpScreen
 from .job_pane import JobPane, describe_error, freeze_heap
 from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
 from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
+from .models_view import ModelsScreen, NewModelScreen
 from .monitor_pane import MonitorPane
 from .sessions_view import SessionsView
 from .train_pane import TrainPane
@@ -35,7 +36,7 @@ QUIT_WAIT_SECONDS = 1.0
 # extraction its last batches) before the process ends anyway, losing only the work in flight, as a kill would.
 EXIT_GRACE_SECONDS = 1.5
 # Letter keys that a focused text field keeps for typing.
-LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help"}
+LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help", "models"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class EmotuiApp(RunsDeferred, App):
         Binding("x", "export", "Export", priority=True),
         Binding("p", "preview", "Preview", priority=True),
         Binding("s", "show_pane('sessions')", "Sessions", priority=True),
+        Binding("m", "models", "Models", priority=True),
         Binding("q", "quit", "Quit", priority=True),
         Binding("1", "show_pane('extract')", "Extract pane", show=False, priority=True),
         Binding("2", "show_pane('train')", "Train pane", show=False, priority=True),
@@ -105,7 +107,8 @@ class EmotuiApp(RunsDeferred, App):
         if self.screen.is_modal:
             # The help or the command palette is open: its own keys only (Escape closes it, its field types),
             # except ? that closes the help and q that still quits.
-            return action == "quit" and not editing or action == "help" and isinstance(self.screen, HelpScreen)
+            return action == "quit" and not editing or action == "help" and isinstance(self.screen, HelpScreen) \
+                or action == "models" and isinstance(self.screen, ModelsScreen)
         if action in LETTER_ACTIONS:
             return not editing
         if action == "leave_field":
@@ -117,6 +120,18 @@ class EmotuiApp(RunsDeferred, App):
             self.screen.dismiss()
         else:
             self.push_screen(HelpScreen())
+
+    def action_models(self) -> None:
+        if isinstance(self.screen, ModelsScreen):
+            self.screen.dismiss()
+        else:
+            self.push_screen(ModelsScreen(self.jobs, self.query_one(MonitorPane).model, self.use_model,
+                                          also=[self.settings.model]))
+
+    def use_model(self, entry) -> None:  # noqa: ANN001 - a model_catalog.ModelEntry
+        self.query_one(MonitorPane).use_model(None if entry.default else entry.path)
+        self._show_state()
+        self.notify(f"{entry.name}: {entry.figures()}", title="the monitor's model", timeout=8)
 
     def action_leave_field(self) -> None:
         self.query_one(TabbedContent).query_one(Tabs).focus()
@@ -204,6 +219,8 @@ class EmotuiApp(RunsDeferred, App):
         yield SystemCommand("Sessions: every logged session, its chart, its export (s)",
                             "List the prediction log's sessions; X exports the highlighted one",
                             lambda: self.action_show_pane("sessions"))
+        yield SystemCommand("Models: list them, pick the monitor's (m)",
+                            "Every model found, its test figures, data and date", self.action_models)
         yield SystemCommand("Face preview: show or hide (p)", "Landmark points only, no pixels", self.action_preview)
         for tab, key in (("extract", 1), ("train", 2), ("monitor", 3)):
             yield SystemCommand(f"Show the {tab} pane ({key})", f"Switch to the {tab} pane",
@@ -216,12 +233,33 @@ class EmotuiApp(RunsDeferred, App):
 
     @on(ModelReady)
     def _model_ready(self, message: ModelReady) -> None:
-        self.query_one(MonitorPane).use_model(message.path)
-        self.notify(f"{message.path} is now the monitor's model", title="new model", timeout=10)
+        self._offer_model(message.path, self.query_one(MonitorPane).model)
+
+    @work(thread=True, exit_on_error=False, group="models")
+    def _offer_model(self, new: Path, current: Path | None) -> None:
+        """The new model beside the one in use, for the user to choose: never switched to without asking."""
+        try:
+            entries = self.jobs.describe_model(new), self.jobs.describe_model(current)
+        except Exception as exc:  # noqa: BLE001 - the run's model stays on disk; m lists it
+            self.notify(describe_error(exc), title="cannot read the new model", severity="error", timeout=10)
+            return
+        self.post_call(self._ask_model, *entries)
+
+    def _ask_model(self, new, current) -> None:  # noqa: ANN001 - model_catalog.ModelEntry
+        def answer(use: bool | None) -> None:
+            if use:
+                self.use_model(new)
+            else:
+                self.notify(f"the monitor keeps {current.name}; {new.name} is kept on disk (m lists the models)",
+                            title="new model not used", timeout=8)
+
+        self.push_screen(NewModelScreen(new, current), answer)
 
     @on(PaneStatus)
     def _show_state(self) -> None:
-        self.sub_title = "  ".join(f"{pane.job_name}: {pane.headline}" for pane in self.query(JobPane))
+        jobs = "  ".join(f"{pane.job_name}: {pane.headline}" for pane in self.query(JobPane))
+        # the model first: at 80 columns the header cuts the end
+        self.sub_title = f"model: {self.query_one(MonitorPane).model_name}  {jobs}"
 
 
 def _wait_all(events, timeout: float) -> None:  # noqa: ANN001

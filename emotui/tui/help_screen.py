@@ -24,6 +24,7 @@ KEYS = (
     ("s", "the sessions: every logged session, the highlighted one's chart and label shares"),
     ("X", "in the sessions: export the highlighted session in the format and to the file above the list "
           "(Enter in that field or the Export button too; r reloads the list)"),
+    ("m", "models: every model found, its test figures, data and date; Enter: the monitor uses it, d: the default"),
     ("1 2 3", "the extraction, training, monitor pane"),
     ("ctrl+p", "the command palette: every action by name (Escape closes it)"),
     ("?", "this help (Escape or ? closes it; arrows and PgUp/PgDn scroll)"),
@@ -85,6 +86,14 @@ def help_content() -> Group:
             ("face", "the track id: the same face keeps it from frame to frame"),
             ("box", "the face's width x height at x,y, in pixels of the frame"),
             ("status", "camera state, frames analysed per second, last latency, session id (for emotui export)"),
+            ("Model", "the model in use (also in the header); a finished training asks before the monitor uses it"),
+        )),
+        Text(),
+        _table("Models view (m)", (
+            ("●", "the model the monitor uses"),
+            ("acc F1", "accuracy and macro-F1 on the faces in 'faces' (its test part; val: no test part, validation)"),
+            ("faces persons", "how many faces of how many persons those figures come from: few is a rough figure"),
+            ("data", "what it was trained on; figures of two models compare only on the same test faces"),
         )),
         Text(),
         _table("Sessions pane", (

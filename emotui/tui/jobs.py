@@ -50,6 +50,10 @@ class Jobs:
     export: Callable[[str, str, Path], Path]
     model_sizes: Callable[[], tuple[str, ...]] = lambda: ("small",)
     new_model_dir: Callable[[], Path] = lambda: new_model_dir()
+    # The models view: every model found (ModelEntry list, the default first; also those paths), and one model
+    # described, its weights loaded to know it can be used. Both read files and torch: call them in a thread.
+    models: Callable[[list[Path | None]], list] = lambda also: list_models(also)
+    describe_model: Callable[[Path | None], Any] = lambda path: describe_model(path)
     name: str = "core"
     # What the log and the features files hold (the sessions view, a dataset opened again): quick reads.
     features_state: Callable[[Path], Any] = lambda features: None  # -> emotui.features_file.FeaturesState | None
@@ -113,7 +117,13 @@ def extract(dataset: Path, *, on_event, stop, landmarker: Path | None = None,  #
 
 
 def new_model_dir() -> Path:
-    return config.data_dir() / "models" / datetime.now(timezone.utc).strftime("tui-%Y%m%d-%H%M%S")
+    """A folder no model is in yet: two runs in one second must not write into the same one (maybe the one in use)."""
+    base = config.data_dir() / "models" / datetime.now(timezone.utc).strftime("tui-%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
 
 
 def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: float, model_size: str,
@@ -140,6 +150,16 @@ def export(session: str, fmt: str, out: Path) -> Path:
     with _core("emotui.logstore", "exporting").LogStore(read_only=True) as store:
         store.export(fmt, Path(out), session=session)
     return Path(out)
+
+
+def list_models(also: list[Path | None]) -> list:
+    return _core("emotui.model_catalog", "listing models").list_models(also)
+
+
+def describe_model(path: Path | None) -> Any:
+    """A model directory's entry (None: the shipped default)."""
+    catalog = _core("emotui.model_catalog", "reading a model")
+    return catalog.describe_model(path or config.default_model_dir(), default=path is None)
 
 
 def model_sizes() -> tuple[str, ...]:

@@ -58,6 +58,7 @@ class MonitorPane(JobPane):
         self.current: Prediction | None = None
         self.pending_tracks: dict[str, Prediction] = {}
         self.slow_drawn = 0.0
+        self.restart = False  # watch again once the current watch has ended (the model changed)
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -94,9 +95,14 @@ class MonitorPane(JobPane):
     def model_name(self) -> str:
         return shorten_middle(self.model.name, MODEL_NAME_WIDTH) if self.model else "default"
 
-    def use_model(self, model: Path) -> None:
-        self.model = model
+    def use_model(self, model: Path | None) -> None:
+        """The model for the monitor (None: the shipped default). While watching, the watch starts again with it:
+        a session is watched by one model, as the log records."""
+        self.model = Path(model) if model else None
         self.query_one("#model-name", FixedText).update(self.model_name)
+        if self.running and not self.stopping:
+            self.restart = True
+            self.stop_job()
 
     def toggle_preview(self) -> bool:
         preview = self.query_one("#preview", FacePreview)
@@ -251,3 +257,6 @@ class MonitorPane(JobPane):
             self.query_one("#big-label", FixedText).update(describe_error(message.error)[:60])
         else:
             self.set_headline("stopped" if self.stopping else "ended")
+        if self.restart:
+            self.restart = False
+            self.toggle()

@@ -18,6 +18,7 @@ import numpy as np
 from .. import config
 from ..events import EpochMetrics, Finished, ItemFailed, Prediction, Progress, SourceState
 from ..labels import CLASSES
+from ..model_catalog import Measured, ModelEntry
 from .jobs import DatasetInfo, Jobs
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -116,7 +117,7 @@ class StandIns:
         matrix = [[8 if i == j else (1 if (i + 1) % n == j else 0) for j in range(n)] for i in range(n)]
         per_class = {c: {"precision": 0.8, "recall": 0.89, "f1": 0.84, "support": 9} for c in CLASSES}
         summary = {"accuracy": 0.78, "macro_f1": 0.74, "per_class": per_class, "confusion_matrix": matrix,
-                   "classes": list(CLASSES)}
+                   "classes": list(CLASSES), "measured_on": {"part": "test", "faces": 72, "persons": 9}}
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps({"standin": True, "classes": list(CLASSES)}))
@@ -191,9 +192,50 @@ class StandIns:
         counts = {c: (i * 7 + info.frames) % 23 for i, c in enumerate(CLASSES)}
         return SessionOverview(info, frames, series, counts)
 
+    def models(self, also: list[Path | None]) -> list[ModelEntry]:
+        """A fixed shelf: the default, an earlier run, a run stopped early and one that diverged; with the stand-in
+        training's model once it has been written."""
+        home = Path("/home/me/emotui")
+        shelf = [STANDIN_DEFAULT,
+                 _entry(home / "data/models/tui-20260105-093000", 0.812, 0.701, "test", 3036, 3036, STANDIN_DEFAULT,
+                        data=(("ckplus48", 1556), ("ferplus", 27320)), created="2026-01-05T09:30:00+00:00"),
+                 _entry(home / "data/models/tui-20260103-180000", 0.447, 0.301, "test", 6, 1, None,
+                        data=(("kaggle-layout-sample", 49),), created="2026-01-03T18:00:00+00:00", epochs=2,
+                        complete=False),
+                 ModelEntry(home / "data/models/tui-20260102-120000", "tui-20260102-120000",
+                            created="2026-01-02T12:00:00+00:00", problem="model.safetensors holds non-finite values "
+                            "(in head.weight): the training that wrote it diverged")]
+        standin = config.data_dir() / "models" / "standin-model"
+        if (standin / "config.json").is_file():
+            shelf.insert(1, self.describe_model(standin))
+        return shelf
+
+    def describe_model(self, path: Path | None) -> ModelEntry:
+        if path is None or path == STANDIN_DEFAULT.path:
+            return STANDIN_DEFAULT
+        if Path(path).name != "standin-model":
+            return next((e for e in self.models([]) if e.path == Path(path)), ModelEntry(Path(path), Path(path).name))
+        return _entry(Path(path), 0.78, 0.74, "test", 72, 9, None, data=(("sample", 43),),
+                      created="2026-01-06T10:00:00+00:00", epochs=3)
+
     def jobs(self) -> Jobs:
         return Jobs(discover=self.discover, features_for=self.features_for, extract=self.extract,
                     train=self.train, watch=self.watch, export=self.export,
                     model_sizes=lambda: ("small", "base"), name="stand-in", sessions=self.sessions,
                     session_overview=self.session_overview,
-                    new_model_dir=lambda: config.data_dir() / "models" / "standin-model")
+                    new_model_dir=lambda: config.data_dir() / "models" / "standin-model",
+                    models=self.models, describe_model=self.describe_model)
+
+
+def _entry(path: Path, accuracy: float, macro_f1: float, part: str, faces: int, persons: int,
+           same_as: ModelEntry | None, **kwargs) -> ModelEntry:  # noqa: ANN003
+    """A made-up model; `same_as`: measured on the same faces as that one."""
+    key = same_as.measured.key if same_as and same_as.measured else (part, path.name)
+    return ModelEntry(path, path.name, accuracy=accuracy, macro_f1=macro_f1,
+                      measured=Measured(part, faces, persons, key=key), model_id=f"{path.name}-0123abcd", **kwargs)
+
+
+STANDIN_DEFAULT = ModelEntry(Path("/home/me/emotui/models/default"), "default", default=True,
+                             model_id="default-9903a046", created="2026-01-01T23:10:26+00:00", accuracy=0.763,
+                             macro_f1=0.548, measured=Measured("test", 3036, 3036, ("ferplus",), ("test", "default")),
+                             data=(("ckplus48", 1556), ("muxspace-fe", 3681), ("ferplus", 27320)), epochs=16)

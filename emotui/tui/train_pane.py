@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from ..events import EpochMetrics, Finished
 from ..labels import CLASSES
+from ..model_catalog import measured_text
 from .charts import BatchedTable, FixedText, LineChart, compact_number, confusion_table, per_class_table
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
@@ -172,9 +173,11 @@ class TrainPane(JobPane):
             self.query_one("#per-class", Static).update(per_class_table(summary["per_class"], classes))
         acc, f1 = summary.get("accuracy"), summary.get("macro_f1")
         if acc is not None and f1 is not None:
+            measured = summary.get("measured_on")
+            on = f"  {measured_text(measured['part'], measured['faces'], measured['persons'])}" if measured else ""
             note = f"  ({summary['note']})" if summary.get("note") else ""
-            self.query_one("#train-status", FixedText).update(
-                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]  model {self.out.name if self.out else '-'}"
+            self.query_one("#train-status", FixedText).update(  # at 80 columns the end is cut: the model's name
+                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}  model {self.out.name if self.out else '-'}"
                 f"{note}")
 
     @on(JobEnded)
