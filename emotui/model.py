@@ -39,6 +39,7 @@ class Architecture:
     dropout: float = 0.1
     shape_token: bool = False  # one more token: a linear map of the whole normalised face
     reference: bool = True  # inputs relative to the person's reference face as well (see the module doc)
+    wide: int = 0  # hidden width of a two-layer MLP over the whole face beside the transformer (0: none)
 
     @classmethod
     def of_size(cls, name: str, **over) -> Architecture:  # noqa: ANN003
@@ -97,6 +98,14 @@ class ExpressionTransformer(nn.Module):
         blend_in = 2 * N_BLENDSHAPES + 1 if arch.reference else N_BLENDSHAPES
         self.blend_embed = nn.Sequential(nn.Linear(blend_in, d), nn.GELU(), nn.Linear(d, d))
         self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
+        # The whole face at once, its logits added to the class token's: on low-resolution web faces such a
+        # network alone beats the region tokens (see the model notes); together they do better than either.
+        self.wide = None
+        if arch.wide:
+            h = arch.wide
+            self.wide = nn.Sequential(nn.Dropout(0.1), nn.Linear(N_LANDMARKS * c + blend_in, h), nn.GELU(),
+                                      nn.Dropout(0.3), nn.Linear(h, h), nn.GELU(), nn.Dropout(0.3),
+                                      nn.Linear(h, arch.n_classes))
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
         self.position = nn.Parameter(torch.randn(1, r + 2 + arch.shape_token, d) * 0.02)
         layer = nn.TransformerEncoderLayer(d, arch.heads, d * arch.ffn_mult, arch.dropout, activation="gelu",
@@ -144,7 +153,10 @@ class ExpressionTransformer(nn.Module):
             parts.append(self.shape_embed(x[:, :N_LANDMARKS].flatten(1))[:, None])
         tokens = torch.cat(parts, 1)
         h = self.encoder(tokens + self.position)
-        return self.head(self.norm(h[:, 0]))
+        logits = self.head(self.norm(h[:, 0]))
+        if self.wide is not None:
+            logits = logits + self.wide(torch.cat([x[:, :N_LANDMARKS].flatten(1), blendshapes], 1))
+        return logits
 
     def mirror(self, points: torch.Tensor, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""

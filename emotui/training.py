@@ -39,6 +39,7 @@ class TrainConfig:
     patience: int = 20
     model_size: str = "small"
     shape_token: bool = False  # a linear map of the whole normalised face as one more token
+    wide: int = 0  # width of the whole-face MLP beside the transformer (emotui.model.Architecture.wide)
     dropout: float = 0.1
     label_smoothing: float = 0.1
     ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)
@@ -157,7 +158,7 @@ class _Run:
         axis_scale = np.sqrt(((train_points - mean) ** 2).mean((0, 1)))
         scale = np.broadcast_to(axis_scale, mean.shape).copy()
         self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, shape_token=cfg.shape_token,
-                                                                      dropout=cfg.dropout))
+                                                                      dropout=cfg.dropout, wide=cfg.wide))
         with_ref = self.train_idx[fs.has_ref[self.train_idx]]
         ref_scale = None
         if len(with_ref):

@@ -47,9 +47,10 @@ def test_the_model_card_describes_the_shipped_weights():
     assert "research and evaluation only" in card  # the data's terms, from the hand-written notes
 
 
-def test_save_and_reload_give_identical_predictions(tmp_path, ck_subset_features):
+@pytest.mark.parametrize("wide", [0, 32])  # with and without the whole-face MLP beside the transformer
+def test_save_and_reload_give_identical_predictions(tmp_path, ck_subset_features, wide):
     fs = load_features([ck_subset_features])
-    model = ExpressionTransformer(Architecture.of_size("tiny"))
+    model = ExpressionTransformer(Architecture.of_size("tiny", wide=wide))
     from emotui.features import blendshape_mirror_map, mirror_map
 
     mean = fs.points.mean(0)
