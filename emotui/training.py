@@ -46,6 +46,7 @@ class TrainConfig:
     subject_cap: int = 6  # images of one person in one class count at most this much (identity confound)
     balance: float = 0.5  # class balance: half from the sampler, half from loss weights
     dataset_balance: float = 0.5  # each features file weighs (its faces) ** this: 0 = equal, 1 = by size
+    class_balance: float = 1.0  # how far classes are evened out (1: fully, 0: the data's own mix)
     soft_labels: bool = True  # train on rater-vote distributions where a dataset has them (FER+)
     calibrate: str = "prior"  # after training, on the validation part: none | temperature | prior (temperature + bias)
     val_fraction: float = 0.1
@@ -75,13 +76,14 @@ class _Stopped(Exception):
 
 
 def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: float,
-                   datasets: np.ndarray | None = None, dataset_balance: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                   datasets: np.ndarray | None = None, dataset_balance: float = 1.0,
+                   strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample sampling weights and per-class loss weights.
 
     A person's images in one class share the weight of at most `cap` images, so one actor cannot stand for a
     class. Each dataset then weighs its size ** `dataset_balance`, so 27k web faces do not drown 1.5k lab faces.
     Classes are then balanced: the sampler evens out `balance` of the imbalance (as a power), the loss
-    weights the rest.
+    weights the rest; `strength` scales both powers (0 keeps the data's own class mix).
     """
     keys = np.char.add(subjects.astype(str), np.char.add("|", labels.astype(str)))
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -92,9 +94,9 @@ def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: 
         per_sample = per_sample * (mass ** dataset_balance / mass)[which] * (mass.sum() / (mass ** dataset_balance).sum())
     mass = np.bincount(labels, weights=per_sample, minlength=len(CLASSES))
     present = mass > 0
-    weights = per_sample / np.where(present, mass, 1.0)[labels] ** balance
+    weights = per_sample / np.where(present, mass, 1.0)[labels] ** (balance * strength)
     class_weight = np.zeros(len(CLASSES))
-    class_weight[present] = mass[present] ** -(1.0 - balance)
+    class_weight[present] = mass[present] ** -((1.0 - balance) * strength)
     class_weight[present] /= (class_weight[present] * mass[present]).sum() / mass[present].sum()
     return weights / weights.sum(), class_weight
 
@@ -174,7 +176,7 @@ class _Run:
         self.train_targets = torch.from_numpy(np.ascontiguousarray(targets[self.train_idx]))
         weights, class_weight = sample_weights(fs.labels[self.train_idx], fs.subjects[self.train_idx],
                                                cfg.subject_cap, cfg.balance, fs.datasets[self.train_idx],
-                                               cfg.dataset_balance)
+                                               cfg.dataset_balance, cfg.class_balance)
         self.sample_weights = torch.from_numpy(weights)
         self.identity = torch.from_numpy(identity_offsets(fs.points[self.train_idx], fs.labels[self.train_idx],
                                                           fs.subjects[self.train_idx]))

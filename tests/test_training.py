@@ -57,6 +57,16 @@ def test_one_actor_cannot_stand_for_a_class():
     assert weights[labels == 2].sum() == pytest.approx(weights[labels == 4].sum())  # classes balanced
 
 
+def test_class_balance_strength_zero_keeps_the_data_mix():
+    labels = np.array([5] * 90 + [1] * 10)
+    subjects = np.array([f"p{i}" for i in range(100)])
+    weights, class_weight = sample_weights(labels, subjects, cap=6, balance=0.5, strength=0.0)
+    assert weights[labels == 5].sum() == pytest.approx(0.9)  # the sampler draws neutral as often as the data has it
+    assert class_weight[5] == pytest.approx(class_weight[1]) == pytest.approx(1.0)  # and the loss weighs all alike
+    half, _ = sample_weights(labels, subjects, cap=6, balance=1.0, strength=0.5)
+    assert 0.5 < half[labels == 5].sum() < 0.9  # in between: sqrt of the imbalance is left
+
+
 def test_identity_offsets_recover_face_shape_not_expression(ck_subset_features):
     """Add a fake face shape to one person's faces: the offsets find it; the class means do not move."""
     fs = load_features([ck_subset_features])
