@@ -70,7 +70,8 @@ class CachedPlot(RunsDeferred, PlotextPlot):
         self.builds = 0  # pictures built (tests: updates are coalesced)
         self._setup: Callable[[Plot], None] = lambda plt: None
         self._built: tuple[tuple, list[Strip]] | None = None
-        self._building: tuple | None = None
+        self._building: tuple | None = None  # one build at a time: data coming faster is built once, the latest
+        self._failed: tuple | None = None
 
     @property
     def settled(self) -> bool:
@@ -89,7 +90,8 @@ class CachedPlot(RunsDeferred, PlotextPlot):
 
     def _build_if_due(self) -> None:
         key = self._key()
-        if (self._built is None or self._built[0] != key) and self._building != key and self.size.area:
+        if self._building is None and (self._built is None or self._built[0] != key) and key != self._failed \
+                and self.size.area:
             self._building = key
             self._build(key, self._setup)
 
@@ -109,18 +111,25 @@ class CachedPlot(RunsDeferred, PlotextPlot):
         plot._set_size(width, height)  # textual-plotext does both; resizing misbehaves otherwise
         setup(plot)
         plot.theme(theme)
-        text = Text.from_ansi(plot.build())
-        # What Widget.render_line would make of `render()`'s Text, made here (the worker runs in the app's context).
-        strips = Visual.to_strips(self, visualize(self, text, markup=False), width, height, self.visual_style,
-                                  pad=True)
+        try:
+            text = Text.from_ansi(plot.build())
+            # What Widget.render_line would make of `render()`'s Text, made here (workers run in the app's context).
+            strips = Visual.to_strips(self, visualize(self, text, markup=False), width, height, self.visual_style,
+                                      pad=True)
+        except BaseException:
+            self.post_call(self._show_built, key, None)  # the next data is built again; this one is not retried
+            raise
         self.post_call(self._show_built, key, strips)
 
-    def _show_built(self, key: tuple, strips: list[Strip]) -> None:
-        self._built = (key, strips)
-        self.builds += 1
-        if self._building == key:
-            self._building = None
-        self.refresh()
+    def _show_built(self, key: tuple, strips: list[Strip] | None) -> None:
+        self._building = None
+        if strips is None:
+            self._failed = key
+        else:
+            self._built = (key, strips)
+            self.builds += 1
+            self.refresh()
+        self._build_if_due()  # data that came while this was built
 
 
 class LineChart(CachedPlot):
