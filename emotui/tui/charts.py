@@ -11,6 +11,8 @@ from rich.progress_bar import ProgressBar as RichBar
 from rich.table import Table
 from rich.text import Text
 from textual import work
+from textual.strip import Strip
+from textual.visual import Visual, visualize
 from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 from textual_plotext.plot import Plot
@@ -53,19 +55,23 @@ def integer_ticks(low: float, high: float, most: int) -> list[int]:
 
 
 class CachedPlot(RunsDeferred, PlotextPlot):
-    """A plotext plot built off the UI thread, once per data change and size.
+    """A plotext plot built off the UI thread, once per data change and size, down to the lines Textual paints.
 
-    Building a chart of 8 series takes tens of milliseconds of pure Python; done in `render` (as PlotextPlot
-    does) it would hold up every key pressed meanwhile, and Textual renders again on each layout change (a pane
-    switch). Here `render` shows the last picture built and a thread worker builds the next one on a fresh Plot.
+    Building a chart of 8 series takes tens of milliseconds of pure Python, and turning the picture (a Text of
+    thousands of coloured braille cells) into the lines Textual paints takes as long again. Done in `render` (as
+    PlotextPlot does), both would run on the UI thread on every repaint (a pane switch, a new picture) and hold up
+    every key pressed meanwhile. Here a thread worker does both on a fresh Plot and `render_line` hands out the
+    finished lines; the UI thread repaints the widget once per picture built.
     """
 
     def __init__(self, **kwargs) -> None:  # noqa: ANN003
         super().__init__(**kwargs)
         self.version = 0
+        self.builds = 0  # pictures built (tests: updates are coalesced)
         self._setup: Callable[[Plot], None] = lambda plt: None
-        self._built: tuple[tuple, Text] | None = None
-        self._building: tuple | None = None
+        self._built: tuple[tuple, list[Strip]] | None = None
+        self._building: tuple | None = None  # one build at a time: data coming faster is built once, the latest
+        self._failed: tuple | None = None
 
     @property
     def settled(self) -> bool:
@@ -73,20 +79,29 @@ class CachedPlot(RunsDeferred, PlotextPlot):
         return self._building is None and (self._built is None or self._built[0] == self._key())
 
     def set_plot(self, setup: Callable[[Plot], None]) -> None:
-        """`setup` draws on a fresh Plot (in a worker thread): it must only read data it owns."""
+        """`setup` draws on a fresh Plot (in a worker thread): it must only read data it owns. The widget is
+        repainted when the picture is ready, not now: the old picture is still what it would show."""
         self._setup = setup
         self.version += 1
-        self.refresh()
+        self._build_if_due()
 
     def _key(self) -> tuple:
         return (self.size.width, self.size.height, self.version, self._get_plotext_theme_name(self.app.theme))
 
-    def render(self) -> Text:
+    def _build_if_due(self) -> None:
         key = self._key()
-        if (self._built is None or self._built[0] != key) and self._building != key and self.size.area:
+        if self._building is None and (self._built is None or self._built[0] != key) and key != self._failed \
+                and self.size.area:
             self._building = key
             self._build(key, self._setup)
-        return self._built[1] if self._built else Text("")
+
+    def render_line(self, y: int) -> Strip:
+        self._build_if_due()  # a new size or theme
+        width = self.size.width
+        if self._built is None or y >= len(self._built[1]):
+            return Strip.blank(width, self.visual_style.rich_style)
+        strip = self._built[1][y]  # the last picture, at its size until the next one is built
+        return strip.crop_extend(0, width, self.visual_style.rich_style) if strip.cell_length != width else strip
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plot")
     def _build(self, key: tuple, setup: Callable[[Plot], None]) -> None:
@@ -96,14 +111,25 @@ class CachedPlot(RunsDeferred, PlotextPlot):
         plot._set_size(width, height)  # textual-plotext does both; resizing misbehaves otherwise
         setup(plot)
         plot.theme(theme)
-        text = Text.from_ansi(plot.build())
-        self.post_call(self._show_built, key, text)
+        try:
+            text = Text.from_ansi(plot.build())
+            # What Widget.render_line would make of `render()`'s Text, made here (workers run in the app's context).
+            strips = Visual.to_strips(self, visualize(self, text, markup=False), width, height, self.visual_style,
+                                      pad=True)
+        except BaseException:
+            self.post_call(self._show_built, key, None)  # the next data is built again; this one is not retried
+            raise
+        self.post_call(self._show_built, key, strips)
 
-    def _show_built(self, key: tuple, text: Text) -> None:
-        self._built = (key, text)
-        if self._building == key:
-            self._building = None
-        self.refresh()
+    def _show_built(self, key: tuple, strips: list[Strip] | None) -> None:
+        self._building = None
+        if strips is None:
+            self._failed = key
+        else:
+            self._built = (key, strips)
+            self.builds += 1
+            self.refresh()
+        self._build_if_due()  # data that came while this was built
 
 
 class LineChart(CachedPlot):
