@@ -61,7 +61,9 @@ def test_reopening_shows_the_earlier_extraction_and_a_new_path_resets_the_tallie
             failures = app.query_one("#failures", DataTable)
             assert failures.row_count == skipped
             assert "empty.jpg" in str(failures.get_row_at(failures.row_count - 1)[2])  # named under the dataset
-            assert pane.headline == "done" and "extract: done" in app.sub_title
+            assert pane.headline == "done"
+            # the header hears of it by message, a moment after the pane
+            await wait_until(pilot, lambda: "extract: done" in app.sub_title, timeout=10, what="the header's state")
             assert app.query_one(TrainPane).features == [pane.features]
 
             # Another dataset: nothing of the sample's figures stays.
