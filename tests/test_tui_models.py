@@ -156,7 +156,8 @@ def test_a_finished_run_asks_first_and_a_worse_one_is_not_the_suggested_answer(c
             second, question = await train_in_dashboard(app, pilot, "1", "0.0000001")
             c = question.comparison
             assert second != first and c.same_faces and c.verdict == "worse", (question.new, question.current)
-            assert app.focused is question.query_one("#keep", Button)  # Enter keeps the model in use
+            keep = question.query_one("#keep", Button)  # Enter keeps the model in use
+            await wait_until(pilot, lambda: app.focused is keep, what="focus on keep")
             assert "worse on the same test faces" in await shown(pilot)
             await pilot.press("enter")
             assert not isinstance(app.screen, NewModelScreen) and monitor.model == first

@@ -15,7 +15,7 @@ from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import StandIns
 from emotui.tui.train_pane import TrainPane
 
-from .tui_helpers import run, shown, wait_until
+from .tui_helpers import run, screen_text, shown, wait_until
 
 SOURCE = "../some/long/folder/of/videos/WolfgangLanger_Pexels.mp4"
 
@@ -58,6 +58,9 @@ def test_train_and_monitor_panes_at_80x24():
             await wait_until(pilot, lambda: app.query_one(TrainPane).headline == "done", what="training")
             await wait_until(pilot, lambda: isinstance(app.screen, NewModelScreen), what="the new model's question")
             await pilot.press("u")  # the monitor below watches with it
+            last_epoch = r"20\*\s+0\.800\s+80\.0%\s+73\.0%\s+65\.0%\s+5e-4\s+1\.5"
+            # the epoch table scrolls to its last row once the question's screen has gone
+            await wait_until(pilot, lambda: re.search(last_epoch, screen_text(app)), what="the last epoch in view")
             screen = await shown(pilot)
             header = next(line for line in screen.splitlines() if " ep " in line)
             assert header.split()[:7] == ["ep", "loss", "acc", "v.acc", "v.F1", "lr", "s"], screen
