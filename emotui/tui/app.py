@@ -229,7 +229,9 @@ class EmotuiApp(RunsDeferred, App):
     # ------------------------------------------------------------ state between panes
     @on(FeaturesReady)
     def _features_ready(self, message: FeaturesReady) -> None:
-        self.query_one(TrainPane).use_features([message.path])
+        # a job's last message can arrive while the app is closing and its panes are gone
+        for pane in self.query(TrainPane):
+            pane.use_features([message.path])
 
     @on(ModelReady)
     def _model_ready(self, message: ModelReady) -> None:
