@@ -14,7 +14,7 @@ from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import StandIns
 from emotui.tui.train_pane import TrainPane
 
-from .tui_helpers import plots_settled, wait_until
+from .tui_helpers import plots_settled, tables_settled, wait_until
 
 SIZE = (100, 32)
 
@@ -31,6 +31,7 @@ async def settle(pilot) -> None:  # noqa: ANN001
     await pilot.wait_for_scheduled_animations()
     await pilot.pause(0.3)
     await plots_settled(pilot)
+    await tables_settled(pilot)
     await pilot.pause(0.1)
 
 

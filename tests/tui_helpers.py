@@ -36,9 +36,21 @@ async def plots_settled(pilot, timeout: float = 10.0) -> None:  # noqa: ANN001
                      timeout, what="charts")
 
 
+async def tables_settled(pilot, timeout: float = 10.0) -> None:  # noqa: ANN001
+    """Tables that follow their newest row scroll to it after a refresh: wait until each visible one has."""
+    from emotui.tui.charts import BatchedTable
+
+    def followed(table: BatchedTable) -> bool:
+        return not table.pending and (not table.region.area or table.scroll_y >= table.max_scroll_y)
+
+    await wait_until(pilot, lambda: all(followed(t) for t in pilot.app.query(BatchedTable)), timeout,
+                     what="tables scrolled to their newest row")
+
+
 async def shown(pilot) -> str:  # noqa: ANN001
-    """The screen once pending repaints (charts included) are done."""
+    """The screen once pending repaints (charts and table scrolls included) are done."""
     await plots_settled(pilot)
+    await tables_settled(pilot)
     await pilot.pause()
     return screen_text(pilot.app)
 

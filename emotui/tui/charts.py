@@ -223,6 +223,19 @@ class BatchedTable(MeasuredTable):
             self.remove_row(next(iter(self.rows)))
         self.move_cursor(row=self.row_count - 1, animate=False)
 
+    def watch_virtual_size(self) -> None:
+        self._follow()
+
+    def on_resize(self) -> None:
+        self._follow()
+
+    def _follow(self) -> None:
+        """Keep the newest row in view while the cursor is on it. move_cursor scrolls once, against the sizes of
+        that moment: rows added behind a modal screen, or a table that grows or shrinks later, left it short of the
+        last row for good."""
+        if self.row_count and self.cursor_row == self.row_count - 1:
+            self.scroll_end(animate=False)
+
     def clear(self, columns: bool = False) -> BatchedTable:
         self.pending.clear()
         return super().clear(columns)
