@@ -3,7 +3,7 @@ part when trained on everything else plus FER+ train. The logistic-regression ba
 class-balanced, the same training rows) is fitted in the same run, so ratios compare like with like.
 
     python benchmarks/bench_generalise.py CK.parquet MUX.parquet FERPLUS.parquet [--epochs 12] [--jobs 2]
-        [--model-size small] [--set key=value ...] [--json OUT]
+        [--model-size mlp] [--set key=value ...] [--json OUT]
 
 A face MediaPipe misses counts as wrong ("accuracy, all images"); the same protocol is `emotui train A B
 --test-on C`. `--set` overrides TrainConfig fields (e.g. --set dataset_balance=0 --set soft_labels=false).
@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emotui.recipes import DEFAULT_MODEL_SIZE
+
 
 def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
     """(name, train files, test-on files): each file left out in turn, then all of them (FER+ valid is held out
@@ -29,16 +31,17 @@ def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
     return out
 
 
-def _config(overrides: list[str], epochs: int):  # noqa: ANN202
-    from emotui.training import TrainConfig
+def _config(overrides: list[str], epochs: int, size: str):  # noqa: ANN202
+    from emotui.training import config_for
 
-    cfg = TrainConfig(epochs=epochs)
+    cfg = config_for(size, epochs=epochs)
     for item in overrides:  # key=value, or augment.key=value
         key, _, value = item.partition("=")
         owner, _, field = key.rpartition(".")
         target = cfg.augment if owner == "augment" else cfg
         current = getattr(target, field)
-        parsed = value.lower() in ("1", "true", "yes") if isinstance(current, bool) else type(current)(value)
+        flag = isinstance(current, bool) or (current is None and value.lower() in ("true", "false"))
+        parsed = value.lower() in ("1", "true", "yes") if flag else type(current)(value)
         if owner == "augment":
             cfg = replace(cfg, augment=replace(cfg.augment, **{field: parsed}))
         else:
@@ -50,7 +53,7 @@ def run_protocol(name: str, train: list[Path], test_on: list[Path], epochs: int,
                  out_root: str) -> dict:
     from emotui.training import run_training
 
-    cfg = _config(overrides, epochs)
+    cfg = _config(overrides, epochs, size)
     out = Path(out_root) / name.replace(" ", "_").replace(":", "").replace("(", "").replace(")", "")
     result = run_training(train, out, config=cfg, epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                           model_size=size, test_fraction=0.0, test_on=test_on, seed=cfg.seed)
@@ -112,7 +115,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("features", nargs="+", type=Path)
     parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--model-size", default="small")
+    parser.add_argument("--model-size", default=DEFAULT_MODEL_SIZE)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--only", action="append", default=[], help="run only protocols whose name has this")

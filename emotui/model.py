@@ -23,6 +23,9 @@ from .features import N_BLENDSHAPES
 from .landmarker import N_LANDMARKS
 
 SIZES = {
+    # No transformer: the whole-face MLP alone, on inputs standardised one by one (see the model notes)
+    # (the person reference doubles its inputs and did not pay on unseen faces; 480 keeps it under 1M parameters)
+    "mlp": {"depth": 0, "wide": 480, "standardise": True, "input_noise": 0.1, "reference": False},
     "tiny": {"dim": 48, "depth": 2, "heads": 4, "n_regions": 24},
     "small": {"dim": 96, "depth": 3, "heads": 4, "n_regions": 32},
 }
@@ -40,6 +43,13 @@ class Architecture:
     shape_token: bool = False  # one more token: a linear map of the whole normalised face
     reference: bool = True  # inputs relative to the person's reference face as well (see the module doc)
     wide: int = 0  # hidden width of a two-layer MLP over the whole face beside the transformer (0: none)
+    standardise: bool = False  # that MLP's inputs each standardised (buffers wide_mean, wide_scale)
+    input_noise: float = 0.0  # gaussian noise on those standardised inputs while training
+    linear: bool = False  # a linear map of those inputs beside the MLP (a logistic regression inside the model)
+
+    def __post_init__(self) -> None:
+        if self.depth == 0 and self.wide == 0:
+            raise ValueError("an architecture needs a transformer (depth > 0) or a whole-face MLP (wide > 0)")
 
     @classmethod
     def of_size(cls, name: str, **over) -> Architecture:  # noqa: ANN003
@@ -93,26 +103,37 @@ class ExpressionTransformer(nn.Module):
         self.register_buffer("regions", torch.full((r, k), N_LANDMARKS, dtype=torch.long))
         self.register_buffer("point_mirror", torch.arange(N_LANDMARKS))
         self.register_buffer("blend_mirror", torch.arange(N_BLENDSHAPES))
-        self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
-        self.region_bias = nn.Parameter(torch.zeros(r, d))
         blend_in = 2 * N_BLENDSHAPES + 1 if arch.reference else N_BLENDSHAPES
-        self.blend_embed = nn.Sequential(nn.Linear(blend_in, d), nn.GELU(), nn.Linear(d, d))
-        self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
+        if arch.depth:
+            self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
+            self.region_bias = nn.Parameter(torch.zeros(r, d))
+            self.blend_embed = nn.Sequential(nn.Linear(blend_in, d), nn.GELU(), nn.Linear(d, d))
+            self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
+            self.position = nn.Parameter(torch.randn(1, r + 2 + arch.shape_token, d) * 0.02)
+            layer = nn.TransformerEncoderLayer(d, arch.heads, d * arch.ffn_mult, arch.dropout, activation="gelu",
+                                               batch_first=True, norm_first=True)
+            self.encoder = nn.TransformerEncoder(layer, arch.depth, enable_nested_tensor=False)
+            self.norm = nn.LayerNorm(d)
+            self.head = nn.Linear(d, arch.n_classes)
         # The whole face at once, its logits added to the class token's: on low-resolution web faces such a
-        # network alone beats the region tokens (see the model notes); together they do better than either.
-        self.wide = None
+        # network alone beats the region tokens (see the model notes).
+        self.wide = self.linear = None
         if arch.wide:
-            h = arch.wide
-            self.wide = nn.Sequential(nn.Dropout(0.1), nn.Linear(N_LANDMARKS * c + blend_in, h), nn.GELU(),
+            h, n_in = arch.wide, N_LANDMARKS * c + blend_in
+            self.wide = nn.Sequential(nn.Dropout(0.1), nn.Linear(n_in, h), nn.GELU(),
                                       nn.Dropout(0.3), nn.Linear(h, h), nn.GELU(), nn.Dropout(0.3),
                                       nn.Linear(h, arch.n_classes))
-        self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-        self.position = nn.Parameter(torch.randn(1, r + 2 + arch.shape_token, d) * 0.02)
-        layer = nn.TransformerEncoderLayer(d, arch.heads, d * arch.ffn_mult, arch.dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
-        self.encoder = nn.TransformerEncoder(layer, arch.depth, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, arch.n_classes)
+            self.linear = nn.Linear(n_in, arch.n_classes) if arch.linear else None
+            if arch.standardise:
+                self.register_buffer("wide_mean", torch.zeros(n_in))
+                self.register_buffer("wide_scale", torch.ones(n_in))
+            if arch.reference:  # the inputs that are offsets from a reference, zero for a face without one
+                columns = torch.zeros(N_LANDMARKS, c, dtype=torch.bool)
+                columns[:, 3:] = True
+                blend = torch.zeros(blend_in, dtype=torch.bool)
+                blend[N_BLENDSHAPES:2 * N_BLENDSHAPES] = True
+                self.register_buffer("ref_columns", torch.cat([columns.flatten(), blend]), persistent=False)
         # Fitted after training on the validation part (emotui.calibration): probabilities are
         # softmax((logits + logit_bias) / temperature). Zero and one leave the network's own output.
         self.register_buffer("logit_bias", torch.zeros(arch.n_classes))
@@ -122,13 +143,13 @@ class ExpressionTransformer(nn.Module):
                      blend_mirror: np.ndarray, reference_scale: np.ndarray | None = None) -> None:
         """Fix the training set's mean face, its spread per axis (and that of faces around their person's
         reference), the regions and the mirror maps."""
-        regions = region_table(mean_points, self.arch.n_regions)
         self.mean_points.copy_(torch.as_tensor(mean_points, dtype=torch.float32))
         self.point_scale.copy_(torch.as_tensor(point_scale, dtype=torch.float32))
         if self.arch.reference:
             scale = point_scale if reference_scale is None else reference_scale
             self.reference_scale.copy_(torch.as_tensor(scale, dtype=torch.float32))
-        self.regions.copy_(torch.as_tensor(regions))
+        if self.arch.depth:  # k-means over the mean face: only the transformer's tokens use the regions
+            self.regions.copy_(torch.as_tensor(region_table(mean_points, self.arch.n_regions)))
         self.point_mirror.copy_(torch.as_tensor(point_mirror))
         self.blend_mirror.copy_(torch.as_tensor(blend_mirror))
 
@@ -136,6 +157,24 @@ class ExpressionTransformer(nn.Module):
                 ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 478, 3) canonical points, (B, 52) blendshapes [, their person references (B, 478, 3), (B, 52) and
         (B,) bool marking the rows that have one] -> (B, n_classes) logits."""
+        x, blendshapes = self._inputs(points, blendshapes, ref_points, ref_blend, has_ref)
+        logits = self._token_logits(x, blendshapes) if self.arch.depth else 0
+        if self.wide is not None:
+            whole = self._standardised(torch.cat([x.flatten(1), blendshapes], 1))
+            if self.training and self.arch.input_noise:
+                noise = self.arch.input_noise * torch.randn_like(whole)
+                if self.arch.reference:  # offsets that are not there stay zero: noise there only teaches noise
+                    known = x.new_zeros(len(x)) if has_ref is None else has_ref.to(x.dtype)
+                    noise = noise * torch.where(self.ref_columns, known[:, None], 1.0)
+                whole = whole + noise
+            logits = logits + self.wide(whole)
+            if self.linear is not None:
+                logits = logits + self.linear(whole)
+        return logits
+
+    def _inputs(self, points, blendshapes, ref_points, ref_blend, has_ref):  # noqa: ANN001, ANN202
+        """Points relative to the mean face [and to the person's reference], blendshapes [with their offsets from
+        the reference and the flag]: (B, 478, C), (B, blend_in)."""
         b = points.shape[0]
         x = (points - self.mean_points) / self.point_scale
         if self.arch.reference:
@@ -145,18 +184,38 @@ class ExpressionTransformer(nn.Module):
             delta = (points - ref_points) / self.reference_scale * known[:, None, None]
             x = torch.cat([x, delta], dim=2)
             blendshapes = torch.cat([blendshapes, (blendshapes - ref_blend) * known[:, None], known[:, None]], dim=1)
-        x = torch.cat([x, x.new_zeros(b, 1, x.shape[2])], dim=1)  # index N_LANDMARKS pads the regions
-        patches = x[:, self.regions].flatten(2)  # (B, R, K*C)
+        return x, blendshapes
+
+    def _standardised(self, whole: torch.Tensor) -> torch.Tensor:
+        return (whole - self.wide_mean) / self.wide_scale if self.arch.standardise else whole
+
+    def _token_logits(self, x: torch.Tensor, blendshapes: torch.Tensor) -> torch.Tensor:
+        b = x.shape[0]
+        padded = torch.cat([x, x.new_zeros(b, 1, x.shape[2])], dim=1)  # index N_LANDMARKS pads the regions
+        patches = padded[:, self.regions].flatten(2)  # (B, R, K*C)
         regions = torch.einsum("brk,rkd->brd", patches, self.region_weight) + self.region_bias
         parts = [self.cls_token.expand(b, -1, -1), self.blend_embed(blendshapes)[:, None], regions]
         if self.shape_embed is not None:
-            parts.append(self.shape_embed(x[:, :N_LANDMARKS].flatten(1))[:, None])
-        tokens = torch.cat(parts, 1)
-        h = self.encoder(tokens + self.position)
-        logits = self.head(self.norm(h[:, 0]))
-        if self.wide is not None:
-            logits = logits + self.wide(torch.cat([x[:, :N_LANDMARKS].flatten(1), blendshapes], 1))
-        return logits
+            parts.append(self.shape_embed(x.flatten(1))[:, None])
+        h = self.encoder(torch.cat(parts, 1) + self.position)
+        return self.head(self.norm(h[:, 0]))
+
+    @torch.no_grad()
+    def fit_standardisation(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor,
+                            ref_blend: torch.Tensor, has_ref: torch.Tensor, chunk: int = 4096) -> None:
+        """Each whole-face input's mean and spread over the training faces (the geometry must be set first)."""
+        if not (self.wide is not None and self.arch.standardise):
+            return
+        total = total_sq = 0.0
+        for s in range(0, len(points), chunk):
+            x, b = self._inputs(points[s:s + chunk], blendshapes[s:s + chunk], ref_points[s:s + chunk],
+                                ref_blend[s:s + chunk], has_ref[s:s + chunk])
+            whole = torch.cat([x.flatten(1), b], 1).double()
+            total, total_sq = total + whole.sum(0), total_sq + (whole ** 2).sum(0)
+        mean = total / len(points)
+        spread = (total_sq / len(points) - mean ** 2).clamp_min(0).sqrt()
+        self.wide_mean.copy_(mean.float())
+        self.wide_scale.copy_((spread + 1e-3).float())  # the flag and nearly constant inputs stay near their size
 
     def mirror(self, points: torch.Tensor, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""

@@ -16,22 +16,30 @@ NOTES = "NOTES.md"
 
 def _architecture(config: dict) -> str:
     a = config["architecture"]
+    output = f"Output: probabilities of {', '.join(config['classes'])} (this order)."
+    if not a.get("depth"):
+        return (f"A two-layer MLP ({a['wide']} wide) over MediaPipe FaceLandmarker features of one face: the "
+                "pose-free landmarks and the blendshapes, each input standardised on the training faces"
+                + (", and their offsets from the person's reference face" if a.get("reference") else
+                   "; each face is judged alone") + f". {output}")
     relative = (" (each point both relative to the average face and to the person's own reference face, when "
                 "known)" if a.get("reference") else "")
     blend = ("a blendshape token (the blendshapes, their offset from the person's reference and a flag saying "
              "whether one is known)" if a.get("reference") else "a blendshape token")
+    wide = f", and a whole-face MLP ({a['wide']} wide) whose logits are added" if a.get("wide") else ""
     return (f"A transformer encoder over MediaPipe FaceLandmarker features of one face: {a['n_regions']} facial-region "
             f"tokens of the pose-free landmarks{relative}, {blend}, a class token (dim {a['dim']}, {a['depth']} "
-            f"layers, {a['heads']} heads). Output: probabilities of {', '.join(config['classes'])} (this order).")
+            f"layers, {a['heads']} heads){wide}. {output}")
 
 
-def _metrics(name: str, m: dict, classes: list[str]) -> list[str]:
+def _metrics(name: str, m: dict, classes: list[str], reference: bool = True) -> list[str]:
     by_source = "".join(f"; {k} alone: accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f} ({v['n']} faces"
                         + (f"; {v['accuracy_all']:.3f} of all {v['n_images']} images, a missed face counted wrong"
                            if "accuracy_all" in v else "") + ")"
                         for k, v in m.get("by_source", {}).items())
-    lines = [f"accuracy **{m['accuracy']:.3f}**, macro-F1 **{m['macro_f1']:.3f}** on {m['n']} {name} faces, each "
-             f"with its person reference where that part holds {REFERENCE_MIN_FACES} or more of the person's faces"
+    each = (f", each with its person reference where that part holds {REFERENCE_MIN_FACES} or more of the "
+            "person's faces" if reference else "")
+    lines = [f"accuracy **{m['accuracy']:.3f}**, macro-F1 **{m['macro_f1']:.3f}** on {m['n']} {name} faces{each}"
              f"{by_source}.", ""]
     if "per_class" not in m:
         return lines
@@ -86,10 +94,12 @@ def render_card(config: dict, notes: str = "") -> str:
               f"early stopping after {cfg['patience']} without progress); best epoch {t['best_epoch']} of "
               f"{t['epochs_run']} run, chosen on validation macro-F1"
               + (" of the weights' exponential average." if cfg.get("ema") else "."), ""]
-    if metrics.get("test"):
-        lines += ["## Test metrics (persons never seen in training)", "", *_metrics("test", metrics["test"], classes)]
-    elif metrics.get("validation"):
-        lines += ["## Validation metrics (no test part)", "", *_metrics("validation", metrics["validation"], classes)]
+    reference = bool(config["architecture"].get("reference", True))
+    for part, title in (("test", "Test metrics (persons never seen in training)"),
+                        ("validation", "Validation metrics (no test part)")):
+        if metrics.get(part):
+            lines += [f"## {title}", "", *_metrics(part, metrics[part], classes, reference)]
+            break
     lines += _calibration(metrics.get("calibration"))
     card = "\n".join(lines)
     return card + ("\n" + notes.strip() + "\n" if notes.strip() else "")

@@ -264,6 +264,7 @@ class _Watch:
                  uncertain_below, save_frames) -> None:
         self.src, self.detector, self.classifier, self.log, self.session = src, detector, classifier, log, session
         self.predictor, self.order, self.on_event = predictor, _class_order(predictor), on_event
+        self.uses_reference = getattr(predictor, "uses_reference", True)  # stand-ins may not say
         self.max_faces, self.uncertain_below = max_faces, uncertain_below
         self.smoother, self.tracker, self.references = EmaSmoother(smooth), Tracker(), ReferenceTracker()
         self.frames_dir = Path(save_frames) / session if save_frames else None
@@ -450,7 +451,7 @@ class _Watch:
                                 smoothed=dict(zip(CLASSES, map(float, smoothed))),
                                 bbox=tuple(float(v) for v in face.bbox),
                                 uncertain=bool(smoothed[best] < self.uncertain_below), landmarks=face.landmarks,
-                                calibrated=bool(known)))
+                                calibrated=bool(known) if self.uses_reference else None))
         if not records:
             records.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
         t3 = time.perf_counter()

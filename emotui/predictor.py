@@ -24,6 +24,8 @@ class Predictor:
         self.model_dir = Path(model_dir)
         self.classes: tuple[str, ...] = tuple(config["classes"])
         self.model_id: str = config.get("model_id") or f"{self.model_dir.name}-{checksum[:8]}"
+        # a model without reference inputs (the MLP size) judges each face alone, whatever references it is given
+        self.uses_reference: bool = bool(config.get("architecture", {}).get("reference", True))
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None) -> Predictor:

@@ -26,6 +26,7 @@ from .evaluation import classification_metrics, metrics_from_confusion, summariz
 from .events import EpochMetrics, EventHandler, Finished, ignore
 from .features import Augment, FeatureSet, blendshape_mirror_map, load_features, mirror_map
 from .labels import CLASSES
+from .recipes import DEFAULT_MODEL_SIZE, RECIPES
 from .splits import subject_folds, subject_split
 
 
@@ -37,9 +38,11 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: int = 3
     patience: int = 20
-    model_size: str = "small"
+    model_size: str = DEFAULT_MODEL_SIZE
     shape_token: bool = False  # a linear map of the whole normalised face as one more token
     wide: int = 0  # width of the whole-face MLP beside the transformer (emotui.model.Architecture.wide)
+    reference: bool | None = None  # inputs relative to the person's reference face too (None: as the size has it)
+    linear: bool | None = None  # a linear map beside the whole-face MLP (Architecture.linear; None: as the size has it)
     dropout: float = 0.1
     label_smoothing: float = 0.1
     ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)
@@ -69,6 +72,13 @@ class TrainResult:
             return {**self.metrics, "out": str(self.out), "cancelled": self.cancelled}
         return {"folds": self.folds, "mean": self.mean, "std": self.std, "pooled": self.metrics,
                 "out": str(self.out), "cancelled": self.cancelled}
+
+
+def config_for(model_size: str, **fields) -> TrainConfig:  # noqa: ANN003
+    """The TrainConfig a size trains with by default (emotui.recipes), with `fields` on top."""
+    recipe = copy.deepcopy(RECIPES.get(model_size, {}))
+    augment = replace(Augment(), **recipe.pop("augment", {}))
+    return TrainConfig(**{"model_size": model_size, "augment": augment, **recipe, **fields})
 
 
 class _Stopped(Exception):
@@ -159,8 +169,9 @@ class _Run:
         # one spread per axis (per-point spreads were tried: they amplify the noise of nearly rigid points)
         axis_scale = np.sqrt(((train_points - mean) ** 2).mean((0, 1)))
         scale = np.broadcast_to(axis_scale, mean.shape).copy()
-        self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, shape_token=cfg.shape_token,
-                                                                      dropout=cfg.dropout, wide=cfg.wide))
+        over = {"shape_token": cfg.shape_token, "dropout": cfg.dropout, **({"wide": cfg.wide} if cfg.wide else {}),
+                **{k: v for k, v in (("reference", cfg.reference), ("linear", cfg.linear)) if v is not None}}
+        self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, **over))
         with_ref = self.train_idx[fs.has_ref[self.train_idx]]
         ref_scale = None
         if len(with_ref):
@@ -172,6 +183,7 @@ class _Run:
                                                            fs.has_ref, fs.labels))
             for name, idx in (("train", self.train_idx), ("val", self.val_idx), ("test", self.test_idx))
         }
+        self.model.fit_standardisation(*self.tensors["train"][:5])
         targets = fs.targets if cfg.soft_labels else np.eye(len(CLASSES), dtype=np.float32)[fs.labels]
         self.train_targets = torch.from_numpy(np.ascontiguousarray(targets[self.train_idx]))
         weights, class_weight = sample_weights(fs.labels[self.train_idx], fs.subjects[self.train_idx],
@@ -460,8 +472,8 @@ def _config_json(cfg: TrainConfig) -> dict:
 
 
 def run_training(
-    features: list[Path], out: Path, *, epochs: int = 60, batch_size: int = 64, lr: float = 1e-3,
-    model_size: str = "small", val_fraction: float = 0.1, test_fraction: float = 0.1, folds: int | None = None,
+    features: list[Path], out: Path, *, epochs: int = 60, batch_size: int | None = None, lr: float = 1e-3,
+    model_size: str = DEFAULT_MODEL_SIZE, val_fraction: float = 0.1, test_fraction: float = 0.1, folds: int | None = None,
     seed: int = 0, resume: bool = False, config: TrainConfig | None = None, on_event: EventHandler = ignore,
     stop: threading.Event | None = None, threads: int = 1, test_on: list[Path] | None = None,
     on_warning=None,  # noqa: ANN001
@@ -478,8 +490,9 @@ def run_training(
     import torch
 
     torch.set_num_threads(threads)
-    cfg = replace(config or TrainConfig(), epochs=epochs, batch_size=batch_size, lr=lr, model_size=model_size,
-                  val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    cfg = replace(config or config_for(model_size), epochs=epochs, lr=lr, model_size=model_size,
+                  val_fraction=val_fraction, test_fraction=test_fraction, seed=seed,
+                  **({"batch_size": batch_size} if batch_size else {}))
     train_files, test_files = [Path(f) for f in features], [Path(f) for f in test_on or []]
     overlap = {p.resolve() for p in train_files} & {p.resolve() for p in test_files}
     if overlap:

@@ -96,6 +96,16 @@ def ck_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
                           columns=["label", "subject"])
 
 
+@pytest.fixture(scope="session")
+def reference_model(ck_subset_features, tmp_path_factory) -> Path:  # noqa: ANN001
+    """A tiny transformer, which uses person references (the shipped MLP judges each face alone), trained briefly."""
+    from emotui.training import run_training
+
+    out = tmp_path_factory.mktemp("models") / "tiny"
+    run_training([ck_subset_features], out, epochs=4, model_size="tiny", test_fraction=0.2, val_fraction=0.15, seed=1)
+    return out
+
+
 def watched_log(path: Path, predictor, *frames: int | None) -> list[str]:  # noqa: ANN001
     """A real prediction log at `path`: one session watching single_face.mp4 per entry of `frames` (how many frames,
     None for the whole video); returns the session ids."""

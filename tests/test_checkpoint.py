@@ -110,7 +110,8 @@ def test_broken_models_give_a_clear_error(model_copy, breakage, message):
         _edit_config(model_copy, classes=["happy", "sad"])
     elif breakage == "shape":
         arch = json.loads((model_copy / "config.json").read_text())["architecture"]
-        _edit_config(model_copy, architecture={**arch, "dim": arch["dim"] * 2})
+        key = "dim" if arch["depth"] else "wide"  # a width the weights use
+        _edit_config(model_copy, architecture={**arch, key: arch[key] * 2})
     with pytest.raises(CheckpointError, match=message):
         Predictor.load(model_copy)
 

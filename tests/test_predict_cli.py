@@ -104,7 +104,7 @@ def test_evaluate_a_dataset_directory():
         assert json.loads(res.stdout)["n_images"] > 0
 
 
-def test_predict_same_person_judges_faces_against_their_mean():
+def test_predict_same_person_judges_faces_against_their_mean(reference_model):
     """Several photos of one ckplus48 person: with --same-person each face is classified against the mean of
     them all, exactly as the monitor does for a track; without it, each on its own."""
     import csv
@@ -115,21 +115,27 @@ def test_predict_same_person_judges_faces_against_their_mean():
         rows = [r for r in csv.DictReader(fh) if r["subject"] == "S010"]
     picks = [next(r for r in rows if r["label"] == label) for label in ("neutral", "anger", "happy", "surprise")]
     images = [DATASETS / "ckplus48" / r["file"] for r in picks]
-    alone = json.loads(CliRunner().invoke(cli, ["predict", *map(str, images), "--json"]).stdout)
-    res = CliRunner().invoke(cli, ["predict", *map(str, images), "--same-person", "--json"])
+    model = ["--model", str(reference_model)]
+    alone = json.loads(CliRunner().invoke(cli, ["predict", *model, *map(str, images), "--json"]).stdout)
+    res = CliRunner().invoke(cli, ["predict", *model, *map(str, images), "--same-person", "--json"])
     assert res.exit_code == 0, res.output
     together = json.loads(res.stdout)
     with Landmarker() as landmarker:
         faces = [landmarker.detect(read_image(path))[0] for path in images]
     points, blend = face_arrays(faces)
-    expected = Predictor.load().predict_arrays(points, blend, *person_references(points, blend, np.zeros(len(faces))))
+    expected = Predictor.load(reference_model).predict_arrays(points, blend, *person_references(points, blend, np.zeros(len(faces))))
     got = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in together["images"]])
     assert np.allclose(got, expected, atol=1e-5)
     before = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in alone["images"]])
     assert np.abs(got - before).max() > 0.01  # the reference changed what the model saw
-    two = CliRunner().invoke(cli, ["predict", *map(str, images[:2]), "--same-person", "--json"])
+    two = CliRunner().invoke(cli, ["predict", *model, *map(str, images[:2]), "--same-person", "--json"])
     assert two.exit_code == 0 and "needs faces in 3 images, found 2" in two.stderr
     assert json.loads(two.stdout)["images"] == alone["images"][:2]
+    # the shipped model judges each face alone: it says so and judges them as without the flag
+    default = CliRunner().invoke(cli, ["predict", *map(str, images), "--same-person", "--json"])
+    assert default.exit_code == 0 and "judges each face alone: --same-person changes nothing" in default.stderr
+    plain = CliRunner().invoke(cli, ["predict", *map(str, images), "--json"])
+    assert json.loads(default.stdout)["images"] == json.loads(plain.stdout)["images"]
 
 
 def test_predict_finds_every_face_of_the_group_photo_and_its_smiles():

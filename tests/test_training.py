@@ -123,6 +123,24 @@ def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
     assert np.abs(with_refs - probs).max() > 0.01  # the model uses the reference
 
 
+def test_the_whole_face_mlp_learns_and_keeps_its_input_standardisation(ck_subset_features, tmp_path):
+    out = tmp_path / "mlp"
+    result = run_training([ck_subset_features], out, epochs=25, model_size="mlp", batch_size=64,
+                          test_fraction=0.2, val_fraction=0.15, seed=1)
+    assert result.metrics["accuracy"] > 0.6 and result.metrics["macro_f1"] > 0.4
+    config = json.loads((out / "config.json").read_text())
+    assert config["architecture"]["depth"] == 0 and config["architecture"]["standardise"]
+    assert config["training"]["config"]["label_smoothing"] == 0 and config["training"]["config"]["augment"]["rotate_deg"] == 0
+    predictor = Predictor.load(out)
+    assert not np.allclose(predictor.model.wide_scale.numpy(), 1.0) and config["parameters"] <= 1_000_000
+    fs = load_features([ck_subset_features])
+    refs = (fs.ref_points, fs.ref_blend, fs.has_ref)
+    probs = predictor.predict_arrays(fs.points, fs.blendshapes, *refs)
+    assert np.array_equal(probs, Predictor.load(out).predict_arrays(fs.points, fs.blendshapes, *refs))
+    # this size sees each face alone: a person's reference changes nothing
+    assert np.allclose(probs, predictor.predict_arrays(fs.points, fs.blendshapes), atol=1e-6)
+
+
 def test_stop_keeps_the_best_model_and_resume_continues(ck_subset_features, tmp_path):
     out = tmp_path / "run"
     stop = threading.Event()

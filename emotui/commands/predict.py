@@ -38,7 +38,10 @@ def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa
                 detected.append((path, [], str(exc)))
                 click.echo(f"emotui: error: {exc}", err=True)
     reference = None
-    if same_person:
+    if same_person and not predictor.uses_reference:
+        click.echo(f"emotui: note: the model {predictor.model_id} judges each face alone: --same-person changes "
+                   "nothing (the transformer sizes use it)", err=True)
+    elif same_person:
         largest = [faces[0] for _, faces, _ in detected if faces]
         reference = _person_reference(largest)
         if reference is None:

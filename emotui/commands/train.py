@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..recipes import DEFAULT_MODEL_SIZE
+
 
 @click.command(name="train")
 @click.argument("features", nargs=-1, required=True, type=click.Path(path_type=Path))
@@ -15,15 +17,17 @@ import click
 @click.option("--epochs", default=60, show_default=True, type=click.IntRange(1), help="Most epochs (early stopping may end sooner).")
 @click.option("--folds", default=None, type=click.IntRange(2), help="Subject-grouped K-fold cross-validation.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--model-size", default="small", show_default=True, type=click.Choice(["tiny", "small"]))
-@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(8))
+@click.option("--model-size", default=DEFAULT_MODEL_SIZE, show_default=True, type=click.Choice(["mlp", "tiny", "small"]),
+              help="mlp: a whole-face MLP (best on unseen faces); tiny, small: region transformers.")
+@click.option("--batch-size", default=None, type=click.IntRange(8),
+              help="Faces per step [default: the size's recipe, 256 for mlp, 64 otherwise].")
 @click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(0, min_open=True))
 @click.option("--test-on", "test_on", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Features file to test on only (repeatable): judge the model on a dataset it never trained on.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")
 def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_on, resume, as_json) -> None:  # noqa: ANN001
-    """Train the transformer on one or more features files (subject-disjoint splits).
+    """Train the expression classifier on one or more features files (subject-disjoint splits).
 
     Rows a dataset keeps for judging (a manifest `split` of valid or test, as FER+'s) are never trained on;
     they are tested. With --test-on C the model is judged on C only, a dataset it never saw.

@@ -12,6 +12,7 @@ from textual.widgets import Input, Label, Select, Static
 from ..events import EpochMetrics, Finished
 from ..labels import CLASSES
 from ..model_catalog import measured_text
+from ..recipes import DEFAULT_MODEL_SIZE
 from .charts import BatchedTable, FixedText, LineChart, compact_number, confusion_table, per_class_table
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
@@ -47,7 +48,8 @@ class TrainPane(JobPane):
             yield Label(" Val ")
             yield Input(DEFAULTS["val"], id="val", type="number", compact=True)
             yield Label(" Size ")
-            yield Select([("small", "small")], value="small", allow_blank=False, id="size", compact=True)
+            yield Select([(DEFAULT_MODEL_SIZE, DEFAULT_MODEL_SIZE)], value=DEFAULT_MODEL_SIZE, allow_blank=False,
+                         id="size", compact=True)
         yield FixedText("features: none yet - press e to extract a dataset first", id="train-status")
         with Horizontal(id="train-live"):
             yield BatchedTable(id="epochs-table", cursor_type="row", zebra_stripes=True)
