@@ -1,4 +1,5 @@
-"""The expression classifier: a small transformer over facial-region tokens, a blendshape token and a class token.
+"""The expression classifier: a small transformer over facial-region tokens, a blendshape token and a class token,
+and/or a two-layer MLP over the whole face (size "mlp", the default: that MLP alone on standardised inputs).
 
 Regions are computed, not typed: k-means over the training set's mean canonical face groups the 478 landmarks
 into `n_regions` patches; each patch's points (padded to the largest patch) are embedded by a per-region linear
@@ -45,7 +46,6 @@ class Architecture:
     wide: int = 0  # hidden width of a two-layer MLP over the whole face beside the transformer (0: none)
     standardise: bool = False  # that MLP's inputs each standardised (buffers wide_mean, wide_scale)
     input_noise: float = 0.0  # gaussian noise on those standardised inputs while training
-    linear: bool = False  # a linear map of those inputs beside the MLP (a logistic regression inside the model)
 
     def __post_init__(self) -> None:
         if self.depth == 0 and self.wide == 0:
@@ -118,13 +118,12 @@ class ExpressionTransformer(nn.Module):
             self.head = nn.Linear(d, arch.n_classes)
         # The whole face at once, its logits added to the class token's: on low-resolution web faces such a
         # network alone beats the region tokens (see the model notes).
-        self.wide = self.linear = None
+        self.wide = None
         if arch.wide:
             h, n_in = arch.wide, N_LANDMARKS * c + blend_in
             self.wide = nn.Sequential(nn.Dropout(0.1), nn.Linear(n_in, h), nn.GELU(),
                                       nn.Dropout(0.3), nn.Linear(h, h), nn.GELU(), nn.Dropout(0.3),
                                       nn.Linear(h, arch.n_classes))
-            self.linear = nn.Linear(n_in, arch.n_classes) if arch.linear else None
             if arch.standardise:
                 self.register_buffer("wide_mean", torch.zeros(n_in))
                 self.register_buffer("wide_scale", torch.ones(n_in))
@@ -168,8 +167,6 @@ class ExpressionTransformer(nn.Module):
                     noise = noise * torch.where(self.ref_columns, known[:, None], 1.0)
                 whole = whole + noise
             logits = logits + self.wide(whole)
-            if self.linear is not None:
-                logits = logits + self.linear(whole)
         return logits
 
     def _inputs(self, points, blendshapes, ref_points, ref_blend, has_ref):  # noqa: ANN001, ANN202

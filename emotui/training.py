@@ -42,7 +42,6 @@ class TrainConfig:
     shape_token: bool = False  # a linear map of the whole normalised face as one more token
     wide: int = 0  # width of the whole-face MLP beside the transformer (emotui.model.Architecture.wide)
     reference: bool | None = None  # inputs relative to the person's reference face too (None: as the size has it)
-    linear: bool | None = None  # a linear map beside the whole-face MLP (Architecture.linear; None: as the size has it)
     dropout: float = 0.1
     label_smoothing: float = 0.1
     ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)
@@ -170,7 +169,7 @@ class _Run:
         axis_scale = np.sqrt(((train_points - mean) ** 2).mean((0, 1)))
         scale = np.broadcast_to(axis_scale, mean.shape).copy()
         over = {"shape_token": cfg.shape_token, "dropout": cfg.dropout, **({"wide": cfg.wide} if cfg.wide else {}),
-                **{k: v for k, v in (("reference", cfg.reference), ("linear", cfg.linear)) if v is not None}}
+                **({} if cfg.reference is None else {"reference": cfg.reference})}
         self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, **over))
         with_ref = self.train_idx[fs.has_ref[self.train_idx]]
         ref_scale = None

@@ -102,5 +102,27 @@ def test_tight_crops_the_single_pass_misses_are_found(single, default, name):
     assert (x1 - x0) > 24 and (y1 - y0) > 24  # the face, not a speck: it fills most of the 48x48 crop
 
 
+# FER+ valid crops that even a quarter grey border misses: a wider border or stretched contrast finds them.
+FERPLUS_DIM = ("anger/fer0028732.png", "anger/fer0028866.png")
+
+
+@pytest.mark.parametrize("name", FERPLUS_DIM)
+def test_crops_a_grey_border_misses_are_found_by_the_crop_retries(default, monkeypatch, name):
+    path = DATASETS / "ferplus" / name
+    monkeypatch.setattr(small_faces, "CROP_RETRIES", ())
+    assert default.detect(read_image(path)) == []
+    monkeypatch.undo()
+    record = detect_image(default, str(path), max_faces=1)
+    assert record.status == "ok" and record.n_faces == 1
+    x0, y0, x1, y1 = record.faces[0][3]
+    assert (x1 - x0) > 24 and (y1 - y0) > 24 and x0 >= 0 and y0 >= 0 and x1 <= 48 and y1 <= 48
+
+
+def test_large_frames_get_no_crop_retries(default, monkeypatch):
+    calls = []
+    monkeypatch.setattr(small_faces, "_equalised", lambda rgb: calls.append(rgb.shape) or rgb)
+    assert default.detect(read_image(MEDIA / "free-mountain-vector-01.jpg")) == [] and calls == []
+
+
 def test_no_face_stays_no_face(default):
     assert default.detect(read_image(MEDIA / "free-mountain-vector-01.jpg")) == []
