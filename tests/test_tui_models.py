@@ -19,7 +19,7 @@ from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.train_pane import TrainPane
 
 from .conftest import MEDIA
-from .tui_helpers import notifications, run, shown, wait_until
+from .tui_helpers import notifications, run, screen_text, shown, wait_until
 
 pytestmark = pytest.mark.slow
 VIDEO = MEDIA / "single_face.mp4"
@@ -88,6 +88,7 @@ def test_pick_a_model_for_the_monitor_watch_with_it_and_return_to_the_default(ti
             await wait_until(pilot, lambda: isinstance(app.screen, ModelsScreen) and app.screen.entries, timeout=60,
                              what="the models listed")
             view = app.screen
+            await wait_until(pilot, lambda: "● default" in screen_text(app), what="the model in use marked")
             screen = await shown(pilot)
             assert "● default" in screen and f"{default.accuracy:.1%}" in screen and tiny.name in screen
             assert f"{default.measured.faces} test" in screen and f"(test: {default.measured.faces} faces of {default.measured.persons} persons)" in screen

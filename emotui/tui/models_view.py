@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
 from ..model_catalog import ModelEntry, compare
+from .charts import MeasuredTable
 from .fields import shorten_middle
 from .messages import RunsDeferred
 
@@ -104,7 +105,8 @@ class ModelsScreen(RunsDeferred, ModalScreen[None]):
         with Vertical() as box:
             box.border_title = "Models: Enter uses one  d default  r reload  Esc closes"
             yield Static(id="models-in-use")
-            yield DataTable(id="models-table", cursor_type="row", zebra_stripes=True)
+            # measured as cells go in (see MeasuredTable): names cut short on a busy machine stayed cut
+            yield MeasuredTable(id="models-table", cursor_type="row", zebra_stripes=True)
             yield Static("reading the models...", id="model-details")
 
     def on_mount(self) -> None:
