@@ -80,12 +80,15 @@ class MonitorPane(JobPane):
             yield MeasuredTable(id="tracks", cursor_type="row")
 
     def on_mount(self) -> None:
+        # Fixed widths, each its column's widest value: measured widths grew with whatever values happened to be
+        # drawn, so the layout differed from run to run, and a new value could shift every column.
         recent = self.query_one("#recent", BatchedTable)
-        for name in ("time", "frame", "face", "label", "conf"):
-            recent.add_column(name, key=name)
+        for name, width in (("time", 8), ("frame", 5), ("face", 4), ("label", 8), ("conf", 4)):
+            recent.add_column(name, key=name, width=width)
         tracks = self.query_one("#tracks", MeasuredTable)
-        for name in ("face", "label", "conf", "frame", "box"):  # the box, least needed, is what a narrow screen cuts
-            tracks.add_column(name, key=name)
+        # the box, least needed, is what a narrow screen cuts
+        for name, width in (("face", 4), ("label", 8), ("conf", 4), ("frame", 5), ("box", 21)):
+            tracks.add_column(name, key=name, width=width)
         self.query_one("#preview").display = False
         self.query_one("#probs", ProbabilityBars).show(None)
         self._show_status()
