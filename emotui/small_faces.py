@@ -104,9 +104,8 @@ def search(run: RunFn, small: np.ndarray, width: int, height: int, none_found: b
         for fraction, equalise, edge in retries:  # until one finds a face
             pad = int(round(fraction * max(s_h, s_w)))
             image = _equalised(small) if equalise else small
-            border = {"borderType": cv2.BORDER_REPLICATE} if edge else \
-                {"borderType": cv2.BORDER_CONSTANT, "value": GREY}
-            padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, **border) if pad else image
+            kind = cv2.BORDER_REPLICATE if edge else cv2.BORDER_CONSTANT  # (value only fills a constant border)
+            padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, kind, value=GREY) if pad else image
             found += [remap(f, padded.shape, (-pad / scale, -pad / scale), scale, width, height) for f in run(padded)]
             if found:
                 break
