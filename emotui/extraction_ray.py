@@ -183,18 +183,17 @@ def run_on_ray(
 
 def _detect_pass(ray, chunks, paths, model, max_faces, actors, on_chunk, stop) -> set[int]:  # noqa: ANN001
     """One Ray Data run over `chunks`; returns the indices whose results were handed to `on_chunk`."""
-    import pyarrow as pa
-
-    # One block per chunk: Ray Data gives a block to one task, so blocks are the unit of parallelism.
-    blocks = [pa.table({"index": pa.array(chunk, pa.int64()), "path": pa.array([paths[i] for i in chunk])})
-              for chunk in chunks]
+    # One row, and one block, per chunk: Ray Data gives a block to one task, so blocks are the unit of
+    # parallelism and of saving. from_items builds them here; from_arrow would run a Ray task per block to read
+    # its metadata, which costs a worker process (importing Ray Data) and 1-2 s before the first actor starts.
+    items = [{"index": chunk, "path": [paths[i] for i in chunk]} for chunk in chunks]
     with warnings.catch_warnings():
         # max_task_retries has no named parameter in Ray 2.60, only the catch-all it deprecates for other options.
         warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
-        dataset = ray.data.from_arrow(blocks).map_batches(
+        dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             Detector,
             fn_constructor_kwargs={"model": model, "max_faces": max_faces},
-            batch_size=max(len(c) for c in chunks),
+            batch_size=1,
             batch_format="pyarrow",
             compute=_actor_pool(ray, actors),
             num_cpus=1,
@@ -244,9 +243,10 @@ class Detector:
         self.max_faces = max_faces
         self.landmarker = Landmarker(_model_file(model), max_faces=max(max_faces, DETECT_FACES))
 
-    def __call__(self, batch):  # noqa: ANN001, ANN204 - pyarrow Tables
-        indices = batch.column("index").to_pylist()
-        results = [detect_image(self.landmarker, path, self.max_faces) for path in batch.column("path").to_pylist()]
+    def __call__(self, batch):  # noqa: ANN001, ANN204 - pyarrow Tables: a chunk a row in, an image a row out
+        indices = [i for chunk in batch.column("index").to_pylist() for i in chunk]
+        paths = [p for chunk in batch.column("path").to_pylist() for p in chunk]
+        results = [detect_image(self.landmarker, path, self.max_faces) for path in paths]
         return results_table(indices, results)
 
 
