@@ -111,7 +111,6 @@ def init_worker(model_path: str, max_faces: int, owner: int) -> None:
 
     `owner` is the pid of the process running the job (with forkserver it is not the worker's parent).
     """
-    global _worker
     # The parent turns Ctrl-C into a graceful stop and waits for the batches in flight; workers must not die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_when_orphaned(owner)
@@ -119,6 +118,12 @@ def init_worker(model_path: str, max_faces: int, owner: int) -> None:
     from multiprocessing.util import Finalize
 
     Finalize(landmarker, landmarker.close, exitpriority=10)
+    use_landmarker(landmarker, max_faces)
+
+
+def use_landmarker(landmarker: Landmarker, max_faces: int) -> None:
+    """The landmarker that detect_chunk uses in this process (a pool worker's, or a Ray actor's)."""
+    global _worker
     _worker = (landmarker, max_faces)
 
 

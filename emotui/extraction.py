@@ -179,7 +179,7 @@ def run_extraction(
                 workers = run_on_ray(todo, job.paths, model_path=model_path, max_faces=max_faces,
                                      workers=requested, local_cpus=_cpu_count(),
                                      chunks_for=lambda items, n: _chunks(items, n, chunk_size),
-                                     on_chunk=finished_chunk, stop=stop, address=address)
+                                     on_chunk=finished_chunk, stop=stop, address=address, task=_task)
             else:
                 chunks = _chunks(todo, workers, chunk_size)
                 workers = min(workers, max(1, len(chunks)))

@@ -7,7 +7,7 @@ shipped in its constructor (MediaPipe objects never cross processes, and workers
 decodes the images itself from their paths: only paths go out and features (a few KB a face) come back.
 
 What Ray does not do the way the local pool does:
-- An actor that dies is restarted and its batch retried (at most TASK_RETRIES times). A batch that still fails is
+- An actor that dies is restarted and its batch retried (TASK_RETRIES times). A batch that still fails is
   dropped by Ray Data (max_errored_blocks), and its images run again one per batch, as the local pool isolates
   the image that kills a worker; one that fails alone too is recorded with status "error".
 - On stop, the batches in flight are abandoned rather than awaited (Ray Data has no drain): only what was saved
@@ -29,14 +29,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .detection import DETECT_FACES, Detected, detect_image
+from .detection import DETECT_FACES, Detected, detect_chunk, use_landmarker
 from .errors import EmotuiError
 from .landmarker import _native_stderr_silenced
 from .pool import CRASHED, MAX_CRASHES_IN_A_ROW
 
 RAY_EXTRA = "pip install 'emotui[ray]'"
-# Retries of a batch whose actor died; an image that kills every actor it meets must not loop forever.
-TASK_RETRIES = 3
+# Retries of a batch whose actor died, and again of each of its images run alone: one retry survives a kill from
+# outside (a node lost, the OOM killer choosing this actor); more would only cost an image that kills every actor
+# more deaths, each an actor's start-up (2-3 s).
+TASK_RETRIES = 1
 # The driver's object store holds the model (~4 MB) and batches of features in flight, never images.
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024
 FACE_COLUMNS = ("landmarks", "blendshapes", "transform", "bbox")
@@ -157,21 +159,23 @@ def run_on_ray(
     on_chunk: ChunkDone,
     stop: threading.Event,
     address: str | None = None,
+    task: Callable[[list[str]], list[Detected]] | None = None,
 ) -> int:
     """Detect the images `todo` (indices into `paths`) on Ray, `on_chunk` for each batch as it completes; return
-    the actors used. `workers` actors (default and at most: the cluster's CPUs), one CPU each."""
+    the actors used. `workers` actors (default and at most: the cluster's CPUs), one CPU each. `task` replaces
+    the actors' batch function (detection.detect_chunk), as run_pool's does."""
     ray = import_ray()
     model = model_path.read_bytes()
     with ray_session(address, local_cpus) as cpus:
         actors = min(workers or cpus, cpus)
         chunks = chunks_for(todo, actors)
         actors = min(actors, max(1, len(chunks)))
-        done = _detect_pass(ray, chunks, paths, model, max_faces, actors, on_chunk, stop)
+        detector = {"model": model, "max_faces": max_faces, "task": task}
+        done = _detect_pass(ray, chunks, paths, detector, actors, on_chunk, stop)
         lost = [i for i in todo if i not in done]
         if lost and not stop.is_set():
             # Batches whose actors kept dying: alone, each image either succeeds or is the one that kills them.
-            again = _detect_pass(ray, [[i] for i in lost], paths, model, max_faces, min(actors, len(lost)),
-                                 on_chunk, stop)
+            again = _detect_pass(ray, [[i] for i in lost], paths, detector, min(actors, len(lost)), on_chunk, stop)
             crashed = [i for i in lost if i not in again]
             if crashed and not again and len(crashed) >= MAX_CRASHES_IN_A_ROW and not stop.is_set():
                 raise RayEngineError("Ray workers keep dying (out of memory?); finished images are saved: run again "
@@ -181,7 +185,7 @@ def run_on_ray(
     return actors
 
 
-def _detect_pass(ray, chunks, paths, model, max_faces, actors, on_chunk, stop) -> set[int]:  # noqa: ANN001
+def _detect_pass(ray, chunks, paths, detector, actors, on_chunk, stop) -> set[int]:  # noqa: ANN001
     """One Ray Data run over `chunks`; returns the indices whose results were handed to `on_chunk`."""
     # One row, and one block, per chunk: Ray Data gives a block to one task, so blocks are the unit of
     # parallelism and of saving. from_items builds them here; from_arrow would run a Ray task per block to read
@@ -192,7 +196,7 @@ def _detect_pass(ray, chunks, paths, model, max_faces, actors, on_chunk, stop) -
         warnings.filterwarnings("ignore", message=".*ray_remote_args. is deprecated")
         dataset = ray.data.from_items(items, override_num_blocks=len(items)).map_batches(
             Detector,
-            fn_constructor_kwargs={"model": model, "max_faces": max_faces},
+            fn_constructor_kwargs=detector,
             batch_size=1,
             batch_format="pyarrow",
             compute=_actor_pool(ray, actors),
@@ -237,16 +241,17 @@ def _actor_pool(ray, actors: int):  # noqa: ANN001, ANN202
 class Detector:
     """A Ray Data actor: one FaceLandmarker for its life, batches of (index, path) in, fixed-schema results out."""
 
-    def __init__(self, model: bytes, max_faces: int) -> None:
+    def __init__(self, model: bytes, max_faces: int, task: Callable[[list[str]], list[Detected]] | None) -> None:
         from .landmarker import Landmarker
 
-        self.max_faces = max_faces
         self.landmarker = Landmarker(_model_file(model), max_faces=max(max_faces, DETECT_FACES))
+        use_landmarker(self.landmarker, max_faces)
+        self.task = task or detect_chunk
 
     def __call__(self, batch):  # noqa: ANN001, ANN204 - pyarrow Tables: a chunk a row in, an image a row out
         indices = [i for chunk in batch.column("index").to_pylist() for i in chunk]
         paths = [p for chunk in batch.column("path").to_pylist() for p in chunk]
-        results = [detect_image(self.landmarker, path, self.max_faces) for path in paths]
+        results = self.task(paths)
         return results_table(indices, results)
 
 

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("ray", reason="the ray extra is not installed (pip install -e '.[test]' brings it)")
 
-from emotui.events import Finished, Progress  # noqa: E402
+from emotui.events import Finished, ItemFailed, Progress  # noqa: E402
 from emotui.extraction import read_features  # noqa: E402
 
 from .conftest import DATASETS, MEDIA, SHARED_TASK, extract_subset, shared_manifest  # noqa: E402
@@ -139,6 +139,36 @@ def test_stopped_then_run_again_resumes_without_redoing_saved_images(ray_instanc
     assert summary["resumed"] == saved and summary["detected"] == len(rows) - saved and not summary["cancelled"]
     assert next(e for e in again if isinstance(e, Progress)).total == len(rows) - saved
     assert_same_features(features, local_features)
+
+
+def test_an_image_that_kills_every_actor_is_recorded_and_the_rest_is_extracted(ray_instance, rows, local_features,  # noqa: ANN001
+                                                                               tmp_path):
+    """Ray restarts the actor and retries the batch, which kills it again: the run must still end, with the
+    poison image recorded as the cause and every other image extracted."""
+    import ray.cloudpickle
+
+    from . import crashing_worker
+
+    # The actors import emotui, not this test package: the crashing batch function travels by value.
+    ray.cloudpickle.register_pickle_by_value(crashing_worker)
+    poison = tmp_path / "crash.jpg"
+    poison.write_bytes((MEDIA / "single_face.jpg").read_bytes())  # a good image: only its name kills
+    picked = rows[:12] + [{"file": str(poison), "label": "happy", "subject": "photo"}]
+    events: list = []
+    try:
+        features = extract_on_ray(picked, tmp_path, on_event=events.append, chunk_size=4,
+                                  _task=crashing_worker.detect_or_die)
+    finally:
+        ray.cloudpickle.unregister_pickle_by_value(crashing_worker)
+    crashed = features[features["path"] == str(poison)]
+    assert crashed["status"].tolist() == ["error"]
+    assert "worker process died" in crashed["error"].iloc[0]
+    assert_same_features(features[features["path"] != str(poison)],
+                         local_features[local_features["path"].isin([str(DATASETS / "ckplus48" / r["file"])
+                                                                     for r in rows[:12]])])
+    summary = next(e for e in events if isinstance(e, Finished)).summary
+    assert summary["by_status"] == {"ok": 12, "error": 1} and summary["remaining"] == 0
+    assert [os.path.basename(e.path) for e in events if isinstance(e, ItemFailed)] == ["crash.jpg"]
 
 
 def _emotui(*args: str) -> subprocess.CompletedProcess:
