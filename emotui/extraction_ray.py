@@ -76,8 +76,10 @@ def ray_session(address: str | None, local_cpus: int) -> Iterator[int]:
         return
     if address:
         check_address(address)
-    # Ray's C++ side logs warnings on this process's stderr, over the progress bar.
-    private = {"RAY_BACKEND_LOG_LEVEL": os.environ.get("RAY_BACKEND_LOG_LEVEL", "fatal")}
+    # Ray's C++ side logs warnings on this process's stderr, over the progress bar. Ray Data's usage report would
+    # start one more actor (a process importing Ray Data, on the cores the actors need) to send telemetry.
+    private = {"RAY_BACKEND_LOG_LEVEL": os.environ.get("RAY_BACKEND_LOG_LEVEL", "fatal"),
+               "RAY_DATA_USAGE_DISABLED": os.environ.get("RAY_DATA_USAGE_DISABLED", "1")}
     saved = {name: os.environ.get(name) for name in private}
     os.environ.update(private)
     try:
