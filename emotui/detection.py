@@ -32,7 +32,9 @@ class Detected:
     width: int = 0
     height: int = 0
     n_faces: int = 0
-    faces: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    # per face, emotui.schema.FACE_COLUMNS: landmarks, blendshapes, transform, bbox, then the mirror view's three
+    # (None when the mirrored pass missed the face)
+    faces: list[tuple] = field(default_factory=list)
 
 
 def decode_for_detection(path: str | Path) -> tuple[np.ndarray, int, int]:
@@ -68,10 +70,17 @@ def detect_image(landmarker: Landmarker, path: str, max_faces: int = 1) -> Detec
             face.blendshapes,
             face.transform.reshape(-1),
             np.asarray(face.bbox, dtype=np.float32) * scale,
+            *_view_arrays(face.mirror_view),
         )
         for face in faces[:max_faces]
     ]
     return Detected("ok", None, width, height, len(faces), kept)
+
+
+def _view_arrays(view) -> tuple:  # noqa: ANN001 - emotui.landmarker.Face | None
+    if view is None:
+        return None, None, None
+    return view.landmarks.reshape(-1), view.blendshapes, view.transform.reshape(-1)
 
 
 def _one_line(exc: BaseException) -> str:

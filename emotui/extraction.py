@@ -33,7 +33,7 @@ from .events import EventHandler, Finished, ItemFailed, Progress, ignore
 from .features_file import check_features_file, completeness_metadata, dataset_metadata, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
 from .pool import run_pool
-from .schema import BASE_FIELDS, BASE_SCHEMA, STATUSES
+from .schema import BASE_FIELDS, BASE_SCHEMA, FACE_COLUMNS, OPTIONAL_COLUMNS, STATUSES
 
 STAGE = "extract"
 ENGINES = ("local", "ray")
@@ -91,7 +91,7 @@ def read_features(path: str | Path):  # noqa: ANN201 (pandas is imported lazily)
         table = pq.read_table(path)
     except (pa.ArrowException, OSError) as exc:
         raise DatasetError(f"{path} is not a Parquet features file: {exc}") from None
-    missing = [name for name in BASE_SCHEMA.names if name not in table.column_names]
+    missing = [name for name in BASE_SCHEMA.names if name not in table.column_names and name not in OPTIONAL_COLUMNS]
     if missing:
         raise DatasetError(f"{path} is not an emotui features file (missing columns: {', '.join(missing)})")
     return table.to_pandas()
@@ -317,7 +317,7 @@ class _Job:
                 rows["height"].append(result.height)
                 rows["n_faces"].append(result.n_faces)
                 rows["face"].append(number)
-                for column, value in zip(("landmarks", "blendshapes", "transform", "bbox"), face or (None,) * 4):
+                for column, value in zip(FACE_COLUMNS, face or (None,) * len(FACE_COLUMNS)):
                     rows[column].append(value)
                 rows["size"].append(self.sizes[index])
                 rows["mtime_ns"].append(self.mtimes[index])
@@ -367,6 +367,9 @@ class _Job:
         current = current.drop_duplicates(["path", "face"], keep="last").sort_values(["index", "face"])
         unchanged = sources == [self.out] and len(current) == len(keys) and current["order"].is_monotonic_increasing
         table = table.take(pa.array(current["order"].to_numpy()))
+        for name in OPTIONAL_COLUMNS:  # rows kept from an older emotui's file have no mirror view
+            if name not in table.column_names:
+                table = table.append_column(BASE_SCHEMA.field(name), pa.nulls(len(table), BASE_SCHEMA.field(name).type))
         table = self._with_meta(table.select(_DETECTION_COLUMNS), current["index"].tolist())
         # A run stopped part way leaves a file that says so (and how far it got); readers warn about it.
         done = int(current["index"].nunique())

@@ -33,6 +33,7 @@ from .detection import DETECT_FACES, Detected, detect_chunk, use_landmarker
 from .errors import EmotuiError
 from .landmarker import _native_stderr_silenced
 from .pool import CRASHED, MAX_CRASHES_IN_A_ROW
+from .schema import FACE_COLUMNS
 
 RAY_EXTRA = "pip install 'emotui[ray]'"
 # Retries of a batch whose actor died, and again of each of its images run alone: one retry survives a kill from
@@ -41,7 +42,6 @@ RAY_EXTRA = "pip install 'emotui[ray]'"
 TASK_RETRIES = 1
 # The driver's object store holds the model (~4 MB) and batches of features in flight, never images.
 LOCAL_OBJECT_STORE = 256 * 1024 * 1024
-FACE_COLUMNS = ("landmarks", "blendshapes", "transform", "bbox")
 
 ChunkDone = Callable[[list[int], list[Detected]], None]
 
@@ -304,7 +304,7 @@ def results_of(table) -> tuple[list[int], list[Detected]]:  # noqa: ANN001
     rows = table.to_pydict()
     results = []
     for k in range(table.num_rows):
-        faces = [tuple(np.asarray(value, dtype=np.float32) for value in face)
+        faces = [tuple(None if value is None else np.asarray(value, dtype=np.float32) for value in face)
                  for face in zip(*(rows[name][k] for name in FACE_COLUMNS))]
         results.append(Detected(rows["status"][k], rows["error"][k], rows["width"][k], rows["height"][k],
                                 rows["n_faces"][k], faces))

@@ -16,6 +16,7 @@ numpy only here; the torch augmentation functions import torch lazily.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,16 @@ def face_aspect(face) -> float:  # noqa: ANN001 - emotui.landmarker.Face
     width = (x1 - x0) / span[0]
     height = (y1 - y0) / span[1]
     return float(height / width)
+
+
+def face_views(faces: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mirror views of Landmarker faces -> (points, blendshapes, has_view); zeros where a face has none."""
+    has = np.array([f.mirror_view is not None for f in faces], dtype=bool)
+    points = np.zeros((len(faces), N_LANDMARKS, 3), np.float32)
+    blend = np.zeros((len(faces), N_BLENDSHAPES), np.float32)
+    if has.any():
+        points[has], blend[has] = face_arrays([f.mirror_view for f, h in zip(faces, has) if h])
+    return points, blend, has
 
 
 def face_arrays(faces: list) -> tuple[np.ndarray, np.ndarray]:
@@ -163,6 +174,9 @@ class FeatureSet:
     targets: np.ndarray | None = None  # (n, 8) float32 label distribution: rater votes where known, else one-hot
     datasets: np.ndarray | None = None  # (n,) object: the stem of the file each face came from
     held_out: np.ndarray | None = None  # (n,) bool: the dataset's own validation/test rows, never trained on
+    view_points: np.ndarray | None = None  # (n, 478, 3) the face meshed in the mirrored image (Face.mirror_view)
+    view_blend: np.ndarray | None = None  # (n, 52)
+    has_view: np.ndarray | None = None  # (n,) bool: False for zeros (that pass missed the face, or an older file)
 
     def __post_init__(self) -> None:
         if self.has_ref is None:
@@ -173,6 +187,9 @@ class FeatureSet:
             self.datasets = np.array([str(s).split("/", 1)[0] for s in self.subjects], dtype=object)
         if self.held_out is None:
             self.held_out = np.zeros(len(self.labels), dtype=bool)
+        if self.has_view is None:
+            self.view_points, self.view_blend = np.zeros_like(self.points), np.zeros_like(self.blendshapes)
+            self.has_view = np.zeros(len(self.labels), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -180,7 +197,26 @@ class FeatureSet:
     def subset(self, idx: np.ndarray) -> FeatureSet:
         return FeatureSet(self.points[idx], self.blendshapes[idx], self.labels[idx], self.subjects[idx],
                           self.paths[idx], self.sources, self.ref_points[idx], self.ref_blend[idx], self.has_ref[idx],
-                          self.targets[idx], self.datasets[idx], self.held_out[idx])
+                          self.targets[idx], self.datasets[idx], self.held_out[idx], self.view_points[idx],
+                          self.view_blend[idx], self.has_view[idx])
+
+    def with_view_rows(self, idx: np.ndarray, point_mirror: np.ndarray, blend_mirror: np.ndarray) -> FeatureSet:
+        """The faces at idx, then each one's mirror view as one more face of the same person and label: a second,
+        partly independent reading of the same expression, which training uses as data. The view is of the
+        mirrored image, so its person reference is mirrored with it."""
+        base = self.subset(idx)
+        views = base.subset(np.flatnonzero(base.has_view))
+        flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+        views = FeatureSet(views.view_points, views.view_blend, views.labels, views.subjects, views.paths,
+                           self.sources, views.ref_points[:, point_mirror] * flip, views.ref_blend[:, blend_mirror],
+                           views.has_ref, views.targets, views.datasets, views.held_out)
+        return concatenate([base, views])
+
+
+def concatenate(sets: list[FeatureSet]) -> FeatureSet:
+    names = [f.name for f in dataclasses.fields(FeatureSet) if f.name != "sources"]
+    joined = {name: np.concatenate([getattr(s, name) for s in sets]) for name in names}
+    return FeatureSet(**joined, sources=sets[0].sources)
 
 
 def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
@@ -220,13 +256,32 @@ def _check_face_arrays(df, path: Path) -> None:  # noqa: ANN001 - pandas.DataFra
                                f"{column} hold {shown} values instead of {size}")
 
 
-def table_arrays(df) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
-    """Rows with status ok of a features table -> (points, blendshapes) in the feature spec."""
-    lms = np.stack(df["landmarks"].to_numpy()).astype(np.float32)
-    tfs = np.stack(df["transform"].to_numpy()).astype(np.float32)
+def table_arrays(df, prefix: str = "") -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Rows with status ok of a features table -> (points, blendshapes) in the feature spec (of the mirror views
+    with prefix "mirror_", for rows that have one)."""
+    lms = np.stack(df[prefix + "landmarks"].to_numpy()).astype(np.float32)
+    tfs = np.stack(df[prefix + "transform"].to_numpy()).astype(np.float32)
     aspect = (df["height"].to_numpy(np.float32) / np.maximum(df["width"].to_numpy(np.float32), 1.0))
-    blend = np.stack(df["blendshapes"].to_numpy()).astype(np.float32)
+    blend = np.stack(df[prefix + "blendshapes"].to_numpy()).astype(np.float32)
     return canonical_points(lms, tfs, aspect), blend
+
+
+def table_views(df) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN001
+    """Rows with status ok -> their mirror views (points, blendshapes, has_view); zeros where there is none (the
+    mirrored pass missed the face, the view is damaged, or the file is from an older emotui)."""
+    n = len(df)
+    points, blend = np.zeros((n, N_LANDMARKS, 3), np.float32), np.zeros((n, N_BLENDSHAPES), np.float32)
+    if "mirror_landmarks" not in df.columns:
+        return points, blend, np.zeros(n, dtype=bool)
+    sized = lambda column, size: df[column].map(  # noqa: E731
+        lambda v: v is not None and not isinstance(v, str) and hasattr(v, "__len__") and len(v) == size).to_numpy(bool)
+    has = (sized("mirror_landmarks", N_LANDMARKS * 3) & sized("mirror_blendshapes", N_BLENDSHAPES)
+           & sized("mirror_transform", 16))
+    if has.any():
+        points[has], blend[has] = table_arrays(df[has], "mirror_")
+        finite = np.isfinite(points).all((1, 2)) & np.isfinite(blend).all(1)
+        points[~finite], blend[~finite], has = 0.0, 0.0, has & finite
+    return points, blend, has
 
 
 def table_subjects(df):  # noqa: ANN001, ANN201 - pandas
@@ -287,6 +342,7 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
             ok, points, blend = ok[finite], points[finite], blend[finite]
         if ok.empty:
             continue
+        views = table_views(ok)
         label_idx = np.array([CLASSES.index(v) for v in labels[keep][finite]], dtype=np.int64)
         targets = vote_targets(ok)
         if targets is None:
@@ -300,11 +356,12 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         parts.append((points, blend, label_idx,
                       np.array([f"{path.stem}/{s}" for s in subjects.astype(str)], dtype=object),
                       ok["path"].astype(str).to_numpy(dtype=object), targets,
-                      np.full(len(ok), path.stem, dtype=object), held))
+                      np.full(len(ok), path.stem, dtype=object), held, *views))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
-    cat = [np.concatenate([p[i] for p in parts]) for i in range(8)]
-    return FeatureSet(*cat[:5], sources=sources, targets=cat[5], datasets=cat[6], held_out=cat[7])
+    cat = [np.concatenate([p[i] for p in parts]) for i in range(11)]
+    return FeatureSet(*cat[:5], sources=sources, targets=cat[5], datasets=cat[6], held_out=cat[7],
+                      view_points=cat[8], view_blend=cat[9], has_view=cat[10])
 
 
 # ---------------------------------------------------------------- augmentation (torch, batched)

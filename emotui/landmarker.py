@@ -11,6 +11,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -156,6 +157,9 @@ class Face:
     blendshapes: np.ndarray  # (52,) float32, BLENDSHAPE_NAMES order
     transform: np.ndarray  # (4, 4) float32 facial transformation matrix (canonical face -> camera)
     bbox: tuple[float, float, float, float]  # x0, y0, x1, y1 in pixels of the original image
+    # The same face meshed again in the horizontally mirrored image, in that image's coordinates: a second, partly
+    # independent reading of a noisy mesh (the classifier is mirror-symmetric, so it needs no un-mirroring).
+    mirror_view: Face | None = None
 
     @property
     def area(self) -> float:
@@ -177,7 +181,8 @@ class Landmarker:
     an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
     again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
     IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes).
-    See emotui.small_faces.
+    See emotui.small_faces. `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face
+    found in both its `mirror_view`: one more pass per image, measured in models/default/NOTES.md.
     """
 
     def __init__(
@@ -189,6 +194,7 @@ class Landmarker:
         min_confidence: float = 0.5,
         refine_small: bool = True,
         search: bool | None = None,
+        mirror_view: bool = True,
     ) -> None:
         self.model_path = resolve_landmarker(model_path)
         self.video = video
@@ -196,6 +202,7 @@ class Landmarker:
         self.min_confidence = min_confidence
         self.refine_small = refine_small
         self.search = (not video) if search is None else bool(search)
+        self.mirror_view = mirror_view
         self._task = self._create(video)
         self._image_task = None if video else self._task  # IMAGE mode, for crops, tiles and bordered copies
         self._last_ts = -1
@@ -221,20 +228,33 @@ class Landmarker:
 
         `want` (default max_faces) is how many faces make a search for missed ones unnecessary: a caller that
         asks for more faces than it needs, to pick the largest, passes what it needs."""
+        height, width = rgb.shape[:2]
+        if self.video:
+            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
+            ts = max(ts, self._last_ts + 1)
+            self._last_ts = ts
+            faces = self._find(rgb, lambda small: self._run(small, ts, (width, height)), want)
+        else:
+            faces = self._find(rgb, lambda small: self._run(small, None, (width, height)), want)
+        if self.mirror_view and faces:
+            mirrored = np.ascontiguousarray(rgb[:, ::-1])
+            # it looks for the faces already found, not for more: a search there would find no face worth a view
+            views = self._find(mirrored, lambda small: self._run(small, None, (width, height), self._image_task_()),
+                               len(faces))
+            faces = [_with_mirror_view(face, views, width) for face in faces]
+        return faces
+
+    def _find(self, rgb: np.ndarray, first_pass, want: int | None) -> list[Face]:  # noqa: ANN001
+        """The faces of one image, largest first: `first_pass` on the frame shrunk to the working size, then the
+        search for missed faces and the small faces meshed again (emotui.small_faces)."""
         import cv2
 
         height, width = rgb.shape[:2]
         scale = MAX_DETECT_SIDE / max(height, width)
         small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
-        if self.video:
-            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
-            ts = max(ts, self._last_ts + 1)
-            self._last_ts = ts
-            faces = self._run(small, ts, (width, height))
-        else:
-            faces = self._run(small, None, (width, height))
+        faces = first_pass(small)
         if not (self.search or self.refine_small):
-            return sorted(faces, key=lambda f: f.area, reverse=True)
+            return sorted(faces, key=lambda f: f.area, reverse=True)[: self.max_faces]
         from . import small_faces
 
         if self.search and len(faces) < (want or self.max_faces):
@@ -246,10 +266,13 @@ class Landmarker:
         faces.sort(key=lambda f: f.area, reverse=True)
         return faces[: self.max_faces]
 
-    def _run_image(self, rgb: np.ndarray) -> list[Face]:
+    def _image_task_(self):  # noqa: ANN202
         if self._image_task is None:
             self._image_task = self._create(video=False)
-        return self._run(rgb, None, None, self._image_task)
+        return self._image_task
+
+    def _run_image(self, rgb: np.ndarray) -> list[Face]:
+        return self._run(rgb, None, None, self._image_task_())
 
     def _run(self, rgb: np.ndarray, ts: int | None, size: tuple[int, int] | None, task=None) -> list[Face]:  # noqa: ANN001
         """One MediaPipe pass; bboxes in pixels of `size` (default: rgb's own)."""
@@ -281,3 +304,19 @@ class Landmarker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _with_mirror_view(face: Face, views: list[Face], width: int) -> Face:
+    """`face` with the view of the mirrored image whose box, mirrored back, overlaps it most (none below
+    SAME_FACE_IOU: a different face, or one the mirrored pass missed)."""
+    from .small_faces import SAME_FACE_IOU
+    from .tracking import iou
+
+    def back(box: tuple) -> tuple:
+        x0, y0, x1, y1 = box
+        return width - x1, y0, width - x0, y1
+
+    best = max(views, key=lambda v: iou(back(v.bbox), face.bbox), default=None)
+    if best is None or iou(back(best.bbox), face.bbox) < SAME_FACE_IOU:
+        return face
+    return dataclasses.replace(face, mirror_view=best)

@@ -218,6 +218,13 @@ class ExpressionTransformer(nn.Module):
         """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""
         return points[:, self.point_mirror] * points.new_tensor([-1.0, 1.0, 1.0]), blendshapes[:, self.blend_mirror]
 
+    def mirrored_logits(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor,
+                        ref_blend: torch.Tensor, has_ref: torch.Tensor) -> torch.Tensor:
+        """Raw logits averaged over each face and its mirror image (before temperature and bias)."""
+        p2, b2 = self.mirror(points, blendshapes)
+        r2, rb2 = self.mirror(ref_points, ref_blend)
+        return (self(points, blendshapes, ref_points, ref_blend, has_ref) + self(p2, b2, r2, rb2, has_ref)) / 2
+
     def probabilities(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor | None = None,
                       ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
         """Class probabilities averaged over each face and its mirror image (the model was trained with mirror

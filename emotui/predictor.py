@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from . import config as _config
-from .features import face_arrays
+from .features import face_arrays, face_views
 
 
 class Predictor:
     """Use `Predictor.load(model_dir=None)`; `.predict(faces)` returns (n, len(classes)) probabilities, each the
-    average over the face and its mirror image (ExpressionTransformer.probabilities)."""
+    average over the face and its mirror image (ExpressionTransformer.probabilities) and, where the face has one,
+    over its mirror view (emotui.landmarker.Face.mirror_view) too."""
 
     def __init__(self, model, config: dict, checksum: str, model_dir: Path) -> None:  # noqa: ANN001
         import torch
@@ -37,14 +38,29 @@ class Predictor:
 
     def predict_arrays(self, points: np.ndarray, blendshapes: np.ndarray, ref_points: np.ndarray | None = None,
                        ref_blend: np.ndarray | None = None, has_ref: np.ndarray | None = None,
-                       batch_size: int = 512) -> np.ndarray:
+                       batch_size: int = 512, views: tuple | None = None) -> np.ndarray:
         """Probabilities for faces already in the feature spec (see emotui.features), with their person
-        references where known."""
-        torch = self._torch
+        references where known and their mirror views (view_points, view_blend, has_view) where given."""
         arrays = [points, blendshapes] + ([] if ref_points is None else [ref_points, ref_blend, has_ref])
-        out = np.zeros((len(points), len(self.classes)), dtype=np.float32)
+        has = np.flatnonzero(views[2]) if views is not None else np.zeros(0, dtype=np.int64)
+        if len(has):  # in the same batch: for a frame's few faces one call costs what two would each
+            seen = [views[0][has], views[1][has]]
+            if ref_points is not None:  # the view is of the mirrored image: so is its person's reference
+                flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+                seen += [ref_points[has][:, self.model.point_mirror.numpy()] * flip,
+                         ref_blend[has][:, self.model.blend_mirror.numpy()], has_ref[has]]
+            arrays = [np.concatenate([a, b]) for a, b in zip(arrays, seen)]
+        out = self._probabilities(arrays, batch_size)
+        n = len(points)
+        out, extra = out[:n], out[n:]
+        out[has] = (out[has] + extra) / 2
+        return out
+
+    def _probabilities(self, arrays: list[np.ndarray], batch_size: int) -> np.ndarray:
+        torch = self._torch
+        out = np.zeros((len(arrays[0]), len(self.classes)), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(points), batch_size):
+            for start in range(0, len(arrays[0]), batch_size):
                 batch = [torch.from_numpy(np.ascontiguousarray(a[start:start + batch_size])) for a in arrays]
                 out[start:start + len(batch[0])] = self.model.probabilities(*batch).numpy()
         return out
@@ -53,4 +69,4 @@ class Predictor:
         """emotui.landmarker.Face list -> (n, 8) probabilities in `self.classes` order. `references` is
         (ref_points, ref_blend, has_ref) for the faces' persons, e.g. from a ReferenceTracker."""
         points, blend = face_arrays(faces)
-        return self.predict_arrays(points, blend, *(references or ()))
+        return self.predict_arrays(points, blend, *(references or ()), views=face_views(faces))

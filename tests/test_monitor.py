@@ -79,6 +79,7 @@ def test_the_log_holds_exactly_the_emitted_predictions(pexels, store, predictor)
     info = store.session(summary.session)
     assert info.ended_cleanly is True and info.end_reason == "source ended" and info.frames == 472
     assert info.model_id == predictor.model_id and info.settings["interval"] == 0
+    assert info.settings["mirror_view"] is False
     rows = list(store.rows(session=summary.session))
     assert len(rows) == 472
     for row, p in zip(rows, predictions):
@@ -146,6 +147,8 @@ def test_fast_with_an_interval_counts_in_video_time(predictor, store):
     stamps = np.array([p.source_ms for p in predictions])
     assert summary.frames_analysed == 10 and summary.frames_read == 472
     assert np.all(np.abs(np.diff(stamps) - 2000) < 50)
+    # seconds apart, each frame is meshed in the mirror too (MIRROR_VIEW_FROM); at real time it is not
+    assert store.session(summary.session).settings["mirror_view"] is True
 
 
 @pytest.mark.parametrize("interval", [0, 0.2])
@@ -161,10 +164,10 @@ def test_the_classifier_overlaps_the_next_frame_only_without_an_interval(interva
         steps.append(("detect", frame.index))
         return detect(self, frame)
 
-    def recording_predict(points, blend, ref_points, ref_blend, has_ref):
+    def recording_predict(points, blend, ref_points, ref_blend, has_ref, views=None):
         threads.add(threading.current_thread().name)
         calibrated.append(has_ref.tolist())
-        return predict(points, blend, ref_points, ref_blend, has_ref)
+        return predict(points, blend, ref_points, ref_blend, has_ref, views=views)
 
     take = monitor._Handoff.take
 
