@@ -1,6 +1,7 @@
 """Extraction speed as ratios against baselines measured in the same run (the machine is shared and noisy).
 
-  (a) `extract --workers 1` images/s  /  a bare loop (cv2.imread + FaceLandmarker.detect) over the same images
+  (a) `extract --workers 1` images/s  /  a bare loop (cv2.imread + FaceLandmarker.detect) over the same images;
+      (a') the same over a bare loop that also detects in the mirrored image (emotui's mirror views)
       target >= 0.9
   (b) `extract --workers 2` images/s  /  `extract --workers 1`                                target >= 1.7
   (c) `emotui --help` wall time (and its ratio to a bare `python -c pass`)                    target < 0.5 s
@@ -56,8 +57,11 @@ with vision.FaceLandmarker.create_from_options(options) as landmarker:
         bgr = cv2.imread(path)
         if bgr is None:
             continue
-        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-        faces += len(landmarker.detect(image).face_landmarks)
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        found = len(landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).face_landmarks)
+        faces += found
+        if found and len(sys.argv) > 3:  # the mirrored pass emotui makes for each face's mirror view
+            landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=cv2.flip(rgb, 1)))
 t2 = time.perf_counter()
 print(t2 - t1, t2 - t0, faces)
 """
@@ -87,10 +91,11 @@ def run_timed(args: list[str]) -> tuple[subprocess.CompletedProcess, float, floa
     return done, wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
-def bare_loop(workdir: Path) -> dict:
+def bare_loop(workdir: Path, mirrored: bool = False) -> dict:
     from emotui.landmarker import resolve_landmarker
 
-    done, wall, cpu = run_timed([sys.executable, "-c", BARE_LOOP, str(resolve_landmarker()), str(workdir / "paths.txt")])
+    done, wall, cpu = run_timed([sys.executable, "-c", BARE_LOOP, str(resolve_landmarker()), str(workdir / "paths.txt"),
+                                 *(["mirror"] if mirrored else [])])
     loop, with_imports, faces = done.stdout.split()
     n = len((workdir / "paths.txt").read_text().split("\n"))
     return {"images": n, "rate": n / float(with_imports), "wall_rate": n / wall, "cpu_rate": n / cpu, "faces": int(faces)}
@@ -146,10 +151,11 @@ def speed(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-extract-") as tmp:
         workdir = Path(tmp)
         manifest = subset(args.dataset, args.limit, workdir)
-        runs: dict[str, list[dict]] = {"bare": [], "w1": [], "w2": []}
+        runs: dict[str, list[dict]] = {"bare": [], "bare2": [], "w1": [], "w2": []}
         for round_ in range(args.repeat):
             # Interleaved, so that a burst of load from other jobs hits every configuration alike.
             runs["bare"].append(bare_loop(workdir))
+            runs["bare2"].append(bare_loop(workdir, mirrored=True))
             runs["w1"].append(extract_cli(manifest, workdir, 1))
             runs["w2"].append(extract_cli(manifest, workdir, 2))
             print(f"round {round_ + 1}: " + json.dumps({k: v[-1] for k, v in runs.items()}, default=_round),
@@ -161,11 +167,14 @@ def speed(args: argparse.Namespace) -> None:
     print(f"dataset {args.dataset} ({n} images), {args.repeat} round(s), median; load average {load:.1f} "
           f"on {os.cpu_count()} cores")
     print(f"  bare loop            {med['bare']['rate']:7.1f} images/s  (end to end {med['bare']['wall_rate']:.1f})")
+    print(f"  bare, mirrored too   {med['bare2']['rate']:7.1f} images/s  (end to end {med['bare2']['wall_rate']:.1f})")
     print(f"  extract --workers 1  {med['w1']['rate']:7.1f} images/s  (end to end {med['w1']['wall_rate']:.1f})")
     print(f"  extract --workers 2  {med['w2']['rate']:7.1f} images/s  (end to end {med['w2']['wall_rate']:.1f})")
     print(f"(a) workers 1 / bare loop        = {med['w1']['rate'] / med['bare']['rate']:.2f}   target >= 0.9"
           f"   [end to end: {med['w1']['wall_rate'] / med['bare']['wall_rate']:.2f}; images per CPU second, "
           f"which other jobs' load barely moves: {med['w1']['cpu_rate'] / med['bare']['cpu_rate']:.2f}]")
+    print(f"(a') workers 1 / bare loop with the mirrored pass = {med['w1']['rate'] / med['bare2']['rate']:.2f}"
+          f"   [images per CPU second: {med['w1']['cpu_rate'] / med['bare2']['cpu_rate']:.2f}]")
     best = {k: max(r["rate"] for r in v) for k, v in runs.items()}
     print(f"(b) workers 2 / workers 1        = {med['w2']['rate'] / med['w1']['rate']:.2f}   target >= 1.7"
           f"   [end to end: {med['w2']['wall_rate'] / med['w1']['wall_rate']:.2f}; best round of each, the least "
