@@ -32,6 +32,13 @@ def _architecture(config: dict) -> str:
             f"layers, {a['heads']} heads){wide}. {output}")
 
 
+def _views(config: dict) -> str:
+    if not config.get("training", {}).get("config", {}).get("views"):
+        return ""
+    return (" Each face's mirror view (the face meshed again in the mirrored image) was one more training face, and "
+            "the figures below, like every prediction, average a face with its view where it has one.")
+
+
 def _metrics(name: str, m: dict, classes: list[str], reference: bool = True) -> list[str]:
     by_source = "".join(f"; {k} alone: accuracy {v['accuracy']:.3f}, macro-F1 {v['macro_f1']:.3f} ({v['n']} faces"
                         + (f"; {v['accuracy_all']:.3f} of all {v['n_images']} images, a missed face counted wrong"
@@ -75,7 +82,7 @@ def render_card(config: dict, notes: str = "") -> str:
     lines = [f"# emotui expression model `{config['model_id']}`", "",
              f"emotui {config['emotui_version']} · {config['created']} · {config['parameters']:,} parameters · "
              f"feature spec v{config['feature_spec']['version']} · weights sha256 `{config['weights_sha256'][:16]}…`",
-             "", _architecture(config), ""]
+             "", _architecture(config) + _views(config), ""]
     if not config.get("complete", True):
         lines += ["**Training was stopped before the end**: these are the best weights up to then.", ""]
     lines += ["## Data", "", "Features files it was trained on (the images themselves are not part of the model):", ""]

@@ -45,6 +45,7 @@ def test_the_model_card_describes_the_shipped_weights():
     test = config["metrics"]["test"]
     assert f"sha256 `{checksum[:16]}" in card and f"accuracy **{test['accuracy']:.3f}**" in card
     assert "research and evaluation only" in card  # the data's terms, from the hand-written notes
+    assert config["training"]["config"]["views"] and "mirror view (the face meshed again" in card
 
 
 @pytest.mark.parametrize("wide", [0, 32])  # with and without the whole-face MLP beside the transformer
