@@ -115,7 +115,13 @@ def run_batch(task, paths: list[str]) -> list[Detected]:  # noqa: ANN001
     return task(paths)
 
 
-def init_worker(model_path: str, max_faces: int, owner: int) -> None:
+def new_landmarker(model_path: str, max_faces: int, mirror_view: bool = True) -> Landmarker:
+    """The landmarker extraction detects with, in the calling thread, a pool worker or a Ray actor: enough faces
+    to pick the largest, and each face's mirror view unless turned off (`extract --no-mirror-view`)."""
+    return Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES), mirror_view=mirror_view)
+
+
+def init_worker(model_path: str, max_faces: int, owner: int, mirror_view: bool = True) -> None:
     """Process-pool initializer: one Landmarker per worker, Ctrl-C left to the parent, exit if orphaned.
 
     `owner` is the pid of the process running the job (with forkserver it is not the worker's parent).
@@ -123,7 +129,7 @@ def init_worker(model_path: str, max_faces: int, owner: int) -> None:
     # The parent turns Ctrl-C into a graceful stop and waits for the batches in flight; workers must not die.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_when_orphaned(owner)
-    landmarker = Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES))
+    landmarker = new_landmarker(model_path, max_faces, mirror_view)
     from multiprocessing.util import Finalize
 
     Finalize(landmarker, landmarker.close, exitpriority=10)

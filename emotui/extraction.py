@@ -27,7 +27,7 @@ from typing import Any
 
 from . import config
 from .atomic import atomic_path
-from .detection import DETECT_FACES, Detected, detect_image
+from .detection import Detected, detect_image, new_landmarker
 from .errors import DatasetError, EmotuiError
 from .events import EventHandler, Finished, ItemFailed, Progress, ignore
 from .features_file import check_features_file, completeness_metadata, dataset_metadata, parts_dir
@@ -111,6 +111,7 @@ def run_extraction(
     chunk_size: int | None = None,
     engine: str = "local",
     address: str | None = None,
+    mirror_view: bool = True,
     _task: Any = None,
 ) -> ExtractionSummary:
     """Extract features of every image in `dataset` (a path, or a DataFrame from datasets.discover) into `out`.
@@ -119,7 +120,8 @@ def run_extraction(
     first). Setting `stop` finishes the batches in flight, saves, and returns a summary with cancelled=True.
     `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `engine` "ray" detects
     on Ray (emotui.extraction_ray): `workers` is then its actors (default: the cluster's CPUs) and `address` the
-    cluster's (default: a local instance). `_task` replaces the worker's batch function (tests use it to crash a
+    cluster's (default: a local instance). `mirror_view` (default on) also meshes each face in the mirrored image,
+    which doubles MediaPipe's work for ~2 points of accuracy (models/default/NOTES.md). `_task` replaces the worker's batch function (tests use it to crash a
     worker).
     """
     import pandas as pd
@@ -179,15 +181,17 @@ def run_extraction(
                 workers = run_on_ray(todo, job.paths, model_path=model_path, max_faces=max_faces,
                                      workers=requested, local_cpus=_cpu_count(),
                                      chunks_for=lambda items, n: _chunks(items, n, chunk_size),
-                                     on_chunk=finished_chunk, stop=stop, address=address, task=_task)
+                                     on_chunk=finished_chunk, stop=stop, address=address, task=_task,
+                                     mirror_view=mirror_view)
             else:
                 chunks = _chunks(todo, workers, chunk_size)
                 workers = min(workers, max(1, len(chunks)))
                 if chunks and workers == 1:
-                    _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop)
+                    _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop, mirror_view)
                 elif chunks:
                     run_pool(chunks, job.paths, model_path=str(model_path), max_faces=max_faces, workers=workers,
-                             on_chunk=finished_chunk, stop=stop, **({"task": _task} if _task else {}))
+                             on_chunk=finished_chunk, stop=stop, mirror_view=mirror_view,
+                             **({"task": _task} if _task else {}))
         finally:
             table = job.merge()
         detected = sum(tally.values())
@@ -208,11 +212,9 @@ def _chunks(todo: list[int], workers: int, chunk_size: int | None) -> list[list[
     return [todo[i : i + size] for i in range(0, len(todo), size)]
 
 
-def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop) -> None:  # noqa: ANN001
+def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop, mirror_view) -> None:  # noqa: ANN001
     """One worker: detect in the calling thread (no process start-up or pickling costs)."""
-    from .landmarker import Landmarker
-
-    with Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES)) as landmarker:
+    with new_landmarker(model_path, max_faces, mirror_view) as landmarker:
         for chunk in chunks:
             results = []
             for index in chunk:

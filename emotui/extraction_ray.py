@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from .detection import DETECT_FACES, Detected, detect_chunk, use_landmarker
+from .detection import Detected, detect_chunk, new_landmarker, use_landmarker
 from .errors import EmotuiError
 from .landmarker import _native_stderr_silenced
 from .pool import CRASHED, MAX_CRASHES_IN_A_ROW
@@ -162,6 +162,7 @@ def run_on_ray(
     stop: threading.Event,
     address: str | None = None,
     task: Callable[[list[str]], list[Detected]] | None = None,
+    mirror_view: bool = True,
 ) -> int:
     """Detect the images `todo` (indices into `paths`) on Ray, `on_chunk` for each batch as it completes; return
     the actors used. `workers` actors (default and at most: the cluster's CPUs), one CPU each. `task` replaces
@@ -172,7 +173,7 @@ def run_on_ray(
         actors = min(workers or cpus, cpus)
         chunks = chunks_for(todo, actors)
         actors = min(actors, max(1, len(chunks)))
-        detector = {"model": model, "max_faces": max_faces, "task": task}
+        detector = {"model": model, "max_faces": max_faces, "task": task, "mirror_view": mirror_view}
         done = _detect_pass(ray, chunks, paths, detector, actors, on_chunk, stop)
         lost = [i for i in todo if i not in done]
         if lost and not stop.is_set():
@@ -243,10 +244,9 @@ def _actor_pool(ray, actors: int):  # noqa: ANN001, ANN202
 class Detector:
     """A Ray Data actor: one FaceLandmarker for its life, batches of (index, path) in, fixed-schema results out."""
 
-    def __init__(self, model: bytes, max_faces: int, task: Callable[[list[str]], list[Detected]] | None) -> None:
-        from .landmarker import Landmarker
-
-        self.landmarker = Landmarker(_model_file(model), max_faces=max(max_faces, DETECT_FACES))
+    def __init__(self, model: bytes, max_faces: int, task: Callable[[list[str]], list[Detected]] | None,
+                 mirror_view: bool = True) -> None:
+        self.landmarker = new_landmarker(_model_file(model), max_faces, mirror_view)
         use_landmarker(self.landmarker, max_faces)
         self.task = task or detect_chunk
 

@@ -49,6 +49,7 @@ def run_pool(
     stop: threading.Event,
     task: Callable[[list[str]], list[Detected]] = detect_chunk,
     initializer: Callable[..., None] = init_worker,
+    mirror_view: bool = True,
 ) -> None:
     """Run `task` over the chunks (lists of indices into `paths`) in `workers` processes; at most two batches in
     flight per worker. The first Ctrl-C (KeyboardInterrupt) stops feeding and waits for the batches in flight,
@@ -72,7 +73,7 @@ def run_pool(
     while queue and not stop.is_set() and not interrupted:
         pending: dict[Future, tuple[list[int], bool]] = {}
         with ProcessPoolExecutor(workers, mp_context=_context(), initializer=start_worker,
-                                 initargs=(initializer, model_path, max_faces, os.getpid())) as pool:
+                                 initargs=(initializer, model_path, max_faces, os.getpid(), mirror_view)) as pool:
             try:
                 refill(pool, pending)
                 while pending:

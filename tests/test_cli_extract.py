@@ -43,11 +43,26 @@ def test_kaggle_sample_acceptance_and_a_second_run_does_no_detection(tmp_path):
     assert frame.loc[frame["path"].str.contains("/images/3/"), "subject"].eq("3").all()
     ok = frame["status"] == "ok"
     assert ok.sum() >= 45 and frame.loc[ok, "landmarks"].map(len).eq(1434).all()
+    assert frame.loc[ok, "mirror_landmarks"].notna().mean() > 0.9  # each face meshed in the mirror too, by default
 
     again = emotui("extract", rel, "--out", str(tmp_path / "f.parquet"), "--json", cwd=REPO)
     summary = json.loads(again.stdout)
     assert (summary["detected"], summary["resumed"], summary["total"]) == (0, 49, 49)
     assert summary["by_status"] == frame[frame["face"] == 0]["status"].value_counts().to_dict()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])  # in this thread, and in pool workers
+def test_no_mirror_view_extracts_the_faces_without_their_views(tmp_path, workers):
+    root = tmp_path / "tiny"
+    (root / "Happy").mkdir(parents=True)
+    for name in ("a.jpg", "b.jpg"):
+        shutil.copy(MEDIA / "single_face.jpg", root / "Happy" / name)
+    out = tmp_path / "f.parquet"
+    result = CliRunner().invoke(cli, ["extract", str(root), "--out", str(out), "--workers", workers, "--no-mirror-view"])
+    assert result.exit_code == 0, result.output
+    frame = read_features(out)
+    assert frame["status"].eq("ok").all() and frame["landmarks"].map(len).eq(1434).all()
+    assert frame["mirror_landmarks"].isna().all() and frame["mirror_blendshapes"].isna().all()
 
 
 def test_default_out_goes_to_the_data_dir(tmp_path):
