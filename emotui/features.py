@@ -290,6 +290,18 @@ def table_subjects(df):  # noqa: ANN001, ANN201 - pandas
     return df["subject"].where(df["subject"].notna() & (df["subject"].astype(str) != ""), df["path"])
 
 
+def persons_in(subjects: np.ndarray, paths: np.ndarray) -> tuple[int, int]:
+    """The persons with an id among these rows, and the rows without one. FeatureSet's subjects are
+    "<file>/<subject>"; a row without an id is its own person, named by its path (table_subjects), its relative
+    path without suffix (a folder dataset without a manifest) or its file's stem (FER+'s manifest)."""
+    def anonymous(subject: str, path: str) -> bool:
+        own = subject.split("/", 1)[-1]
+        return own == path or own.rsplit("/", 1)[-1] == Path(path).stem
+
+    no_id = np.array([anonymous(str(s), str(p)) for s, p in zip(subjects, paths)], dtype=bool)
+    return len(set(subjects[~no_id])), int(no_id.sum())
+
+
 # A manifest's split names for the rows a dataset keeps for judging models (FER+ calls its validation part valid).
 HELD_OUT_SPLITS = frozenset({"valid", "validation", "val", "test", "publictest", "privatetest"})
 

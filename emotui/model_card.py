@@ -95,8 +95,7 @@ def render_card(config: dict, notes: str = "") -> str:
     lines += ["", "## Split and recipe", "",
               f"Subject-disjoint and stratified ({kind}, seed {cfg['seed']}): no person is in two parts.", "",
               "| part | faces | persons |", "|---|---:|---:|"]
-    lines += [f"| {name} | {split[name]['faces']} | {split[name]['subjects']} |"
-              for name in ("train", "validation", "test")]
+    lines += [f"| {name} | {split[name]['faces']} | {_persons(split[name])} |" for name in ("train", "validation", "test")]
     lines += ["", f"Size {cfg['model_size']}, up to {cfg['epochs']} epochs (batch {cfg['batch_size']}, lr {cfg['lr']}, "
               f"early stopping after {cfg['patience']} without progress); best epoch {t['best_epoch']} of "
               f"{t['epochs_run']} run, chosen on validation macro-F1"
@@ -119,3 +118,10 @@ def write_card(model_dir: Path, config: dict) -> Path:
     path = model_dir / CARD
     atomic_write_text(path, render_card(config, notes.read_text(errors="replace") if notes.is_file() else ""))
     return path
+
+
+def _persons(part: dict) -> str:
+    no_id = part.get("no_person_id", 0)
+    if not no_id:
+        return f"{part['subjects']}"
+    return f"{part['subjects'] or 'none known'} ({'and ' if part['subjects'] else ''}{no_id} faces without a person id)"

@@ -24,9 +24,10 @@ class Measured:
     persons: int | None
     datasets: tuple[str, ...] = ()
     key: tuple | None = None  # equal keys: the same faces of the same data, so the figures compare
+    no_person_id: int = 0  # faces of unknown persons (FER+ has no person ids)
 
     def text(self) -> str:
-        return measured_text(self.part, self.faces, self.persons)
+        return measured_text(self.part, self.faces, self.persons, self.no_person_id)
 
 
 @dataclass(frozen=True)
@@ -63,14 +64,18 @@ class ModelEntry:
         return ", ".join(f"{name} ({faces} faces)" if faces is not None else name for name, faces in self.data) or "-"
 
 
-def measured_text(part: str, faces: int | None, persons: int | None) -> str:
-    """"test: 6 faces of 1 person": what a figure was measured on, and how much of it."""
+def measured_text(part: str, faces: int | None, persons: int | None, no_person_id: int = 0) -> str:
+    """"test: 6 faces of 1 person": what a figure was measured on, and how much of it (a summary's "measured_on"
+    dict fits its keywords). Faces without a person id are not counted as persons: 3346 faces of unknown
+    people are not 3346 people."""
     if faces is None:
         return f"{part}: size not recorded"
     text = f"{part}: {faces} face{'s' if faces != 1 else ''}"
+    if no_person_id and not persons:
+        return text + ", no person ids"
     if persons is not None:
         text += f" of {persons} person{'s' if persons != 1 else ''}"
-    return text
+    return text + (f" and {no_person_id} without a person id" if no_person_id else "")
 
 
 def _finite(value: object) -> float | None:
@@ -91,7 +96,8 @@ def measured_on(cfg: dict) -> Measured | None:
     key = (part, split.get("id"), split.get("fold"), shas) if split.get("id") and all(shas) else None
     faces = figures.get("n", counts.get("faces"))
     return Measured(part, int(faces) if faces is not None else None,
-                    int(counts["subjects"]) if counts.get("subjects") is not None else None, datasets, key)
+                    int(counts["subjects"]) if counts.get("subjects") is not None else None, datasets, key,
+                    int(counts.get("no_person_id", 0)))
 
 
 def _usable(path: Path) -> str | None:

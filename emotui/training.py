@@ -24,7 +24,7 @@ from .errors import DatasetError
 from .calibration import expected_calibration_error, fit_temperature_and_bias
 from .evaluation import classification_metrics, metrics_from_confusion, summarize_folds
 from .events import EpochMetrics, EventHandler, Finished, ignore
-from .features import Augment, FeatureSet, blendshape_mirror_map, load_features, mirror_map
+from .features import Augment, FeatureSet, blendshape_mirror_map, load_features, mirror_map, persons_in
 from .labels import CLASSES
 from .recipes import DEFAULT_MODEL_SIZE, RECIPES
 from .splits import subject_folds, subject_split
@@ -480,7 +480,8 @@ def _short(metrics: dict) -> dict:
 
 
 def _part(fs: FeatureSet, idx: np.ndarray) -> dict:
-    return {"faces": int(len(idx)), "subjects": int(len(set(fs.subjects[idx]))),
+    persons, no_id = persons_in(fs.subjects[idx], fs.paths[idx])
+    return {"faces": int(len(idx)), "subjects": persons, "no_person_id": no_id,
             "per_class": dict(zip(CLASSES, np.bincount(fs.labels[idx], minlength=len(CLASSES)).tolist()))}
 
 
@@ -545,8 +546,9 @@ def run_training(
                      "note": "validation metrics (no test part)"}
         if "n" in final:  # what the figures were measured on, and how much of it (the dashboard and CLI say so)
             idx = run.test_idx if final["evaluated_on"] == "test" else run.val_idx
-            final["measured_on"] = {"part": final["evaluated_on"], "faces": final["n"],
-                                    "persons": len(set(fs.subjects[idx]))}
+            persons, no_id = persons_in(fs.subjects[idx], fs.paths[idx])
+            final["measured_on"] = {"part": final["evaluated_on"], "faces": final["n"], "persons": persons,
+                                    "no_person_id": no_id}
         if metrics.get("calibration"):
             final["calibration"] = metrics["calibration"]
         on_event(Finished(stage="train", summary=final, cancelled=cancelled))
@@ -554,7 +556,7 @@ def run_training(
 
     if held.any():  # folds judge the dataset on itself; its held-out rows stay out of every fold's training
         fs = fs.subset(np.flatnonzero(~held))
-    results, cancelled, persons = [], False, 0
+    results, cancelled, tested = [], False, []
     for k, test_idx in enumerate(subject_folds(fs.labels, fs.subjects, folds, seed=seed), start=1):
         rest = np.setdiff1d(np.arange(len(fs)), test_idx)
         rest_val = val_fraction / max(1e-9, 1 - 1 / folds)
@@ -564,13 +566,13 @@ def run_training(
         done = _completed_fold(fold_dir)
         if resume and done is not None:
             results.append(done)
-            persons += len(set(fs.subjects[test_idx]))
+            tested.append(test_idx)
             continue
         metrics, cancelled = _Run(fs, (rest[train_r], rest[val_r], test_idx), fold_dir, cfg, k, on_event, stop).run(resume)
         if cancelled:
             break
         results.append({**metrics["test"], "fold": k})
-        persons += len(set(fs.subjects[test_idx]))
+        tested.append(test_idx)
     summary: dict = {}
     if results:
         pooled = metrics_from_confusion(np.sum([r["confusion_matrix"] for r in results], axis=0))
@@ -585,8 +587,9 @@ def run_training(
                 }
         summary = {**pooled, **summarize_folds(results), "folds": results}
         summary["accuracy"], summary["macro_f1"] = summary["mean"]["accuracy"], summary["mean"]["macro_f1"]
+        persons, no_id = persons_in(fs.subjects[np.concatenate(tested)], fs.paths[np.concatenate(tested)])
         summary["measured_on"] = pooled["measured_on"] = {"part": "test (pooled over folds)", "faces": pooled["n"],
-                                                          "persons": persons}
+                                                          "persons": persons, "no_person_id": no_id}
         out.mkdir(parents=True, exist_ok=True)
         (out / "cv.json").write_text(json.dumps(summary, indent=2) + "\n")
     on_event(Finished(stage="train", summary=summary, cancelled=cancelled))

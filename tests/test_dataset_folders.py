@@ -105,3 +105,18 @@ def test_a_kaggle_set_that_cannot_be_listed_is_reported(tmp_path):
         assert sum(seen["counts"].values()) == 2 and seen["unreadable"] == [str(root / "images" / "1")]
     finally:
         os.chmod(root / "images" / "1", 0o755)
+
+
+def test_images_without_a_person_id_are_not_counted_as_persons(tmp_path):
+    from emotui.features import persons_in
+
+    _class_folder(tmp_path / "ds", "happy")
+    _class_folder(tmp_path / "ds", "sad", 2)
+    frame = discover(tmp_path / "ds")  # no manifest: each image is its own subject
+    subjects = ("ds/" + frame["subject"]).to_numpy(dtype=object)  # FeatureSet's "<file>/<subject>"
+    assert persons_in(subjects, frame["path"].to_numpy(dtype=object)) == (0, 5)
+    (tmp_path / "ds" / "manifest.csv").write_text(
+        "file,label,subject\n" + "".join(f"{Path(p).parent.name}/{Path(p).name},{lab},S{i % 2}\n"
+                                         for i, (p, lab) in enumerate(zip(frame["path"], frame["label"]))))
+    named = discover(tmp_path / "ds")
+    assert persons_in(("ds/" + named["subject"]).to_numpy(dtype=object), named["path"].to_numpy(dtype=object)) == (2, 0)

@@ -15,6 +15,7 @@ from emotui.cli import cli
 from emotui.errors import DatasetError
 from emotui.features import load_features
 from emotui.labels import CLASSES
+from emotui.model_catalog import measured_on
 from emotui.training import TrainConfig, run_training, sample_weights
 
 pytestmark = pytest.mark.slow
@@ -78,6 +79,11 @@ def test_train_on_one_dataset_test_on_another(ck_subset_features, ferplus_subset
     config = json.loads((out / "config.json").read_text())
     assert config["training"]["split"]["train"]["faces"] + config["training"]["split"]["validation"]["faces"] == \
         len(load_features([ck_subset_features]))
+    # FER+ faces have no person ids: not counted as 96 persons of one face each
+    assert config["training"]["split"]["test"]["subjects"] == 0
+    assert config["training"]["split"]["test"]["no_person_id"] == fer["n"]
+    assert measured_on(config).text() == f"test: {fer['n']} faces, no person ids"
+    assert config["training"]["split"]["train"]["no_person_id"] == 0  # ckplus48 names its persons
     assert config["metrics"]["calibration"]["mode"] == "prior" and len(config["metrics"]["calibration"]["logit_bias"]) == 8
     assert config["metrics"]["calibration"]["temperature"] > 0
     on_training = CliRunner().invoke(cli, ["evaluate", "--model", str(out), str(ck_subset_features), "--json"])

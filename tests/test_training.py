@@ -105,7 +105,7 @@ def test_a_small_model_learns_on_unseen_people(trained, ck_subset_features):
     assert split["test"]["faces"] == result.metrics["n"] and config["complete"]
     # the summary says what its figures were measured on: the test part's faces and persons
     assert events[-1].summary["measured_on"] == {"part": "test", "faces": split["test"]["faces"],
-                                                 "persons": split["test"]["subjects"]}
+                                                 "persons": split["test"]["subjects"], "no_person_id": 0}
     assert config["training"]["data"][0]["sha256"] and config["feature_spec"]["version"] == FEATURE_SPEC_VERSION
     assert config["parameters"] <= 1_000_000
     assert not (out / "resume").exists()
@@ -179,7 +179,7 @@ def test_train_cli_with_folds_prints_mean_and_std(ck_subset_features, tmp_path):
     folds = [json.loads((tmp_path / "cv" / f"fold-{k}" / "config.json").read_text())["training"]["split"]["test"]
              for k in (1, 2)]
     assert data["pooled"]["measured_on"] == {"part": "test (pooled over folds)", "faces": sum(f["faces"] for f in folds),
-                                             "persons": 30}  # every person of the 30 is tested once
+                                             "persons": 30, "no_person_id": 0}  # every person of the 30 is tested once
 
 
 def test_train_cli_says_what_its_figures_were_measured_on(kaggle_sample_features, tmp_path):

@@ -74,7 +74,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
             if measured:
                 from ..model_catalog import measured_text
 
-                console.print(f"measured on {measured_text(measured['part'], measured['faces'], measured['persons'])}")
+                console.print(f"measured on {measured_text(**measured)}")
             console.print(metrics_table(result.metrics))
         console.print(f"model: {out}")
     if result.cancelled:

@@ -92,7 +92,8 @@ def help_content() -> Group:
         _table("Models view (m)", (
             ("●", "the model the monitor uses"),
             ("acc F1", "accuracy and macro-F1 on the faces in 'faces' (its test part; val: no test part, validation)"),
-            ("faces persons", "how many faces of how many persons those figures come from: few is a rough figure"),
+            ("faces persons", "how many faces of how many persons those figures come from: few is a rough figure; "
+                              "'no ids': the data names no persons (FER+)"),
             ("data", "what it was trained on; figures of two models compare only on the same test faces"),
         )),
         Text(),

@@ -149,7 +149,8 @@ class ModelsScreen(RunsDeferred, ModalScreen[None]):
             measured = e.measured
             faces = f"{measured.faces} {'test' if measured.part == 'test' else 'val'}" if measured and \
                 measured.faces is not None else "-"
-            persons = str(measured.persons) if measured and measured.persons is not None else "-"
+            persons = "-" if not measured or measured.persons is None else \
+                "no ids" if measured.no_person_id and not measured.persons else str(measured.persons)
             table.add_row(name, _percent(e.accuracy), _percent(e.macro_f1), faces, persons, e.date[:10] or "-",
                           ", ".join(n for n, _ in e.data) or "-", key=str(i))
         self._show_in_use(entries[current] if entries else None)

@@ -176,7 +176,7 @@ class TrainPane(JobPane):
         acc, f1 = summary.get("accuracy"), summary.get("macro_f1")
         if acc is not None and f1 is not None:
             measured = summary.get("measured_on")
-            on = f"  {measured_text(measured['part'], measured['faces'], measured['persons'])}" if measured else ""
+            on = f"  {measured_text(**measured)}" if measured else ""
             note = f"  ({summary['note']})" if summary.get("note") else ""
             self.query_one("#train-status", FixedText).update(  # at 80 columns the end is cut: the model's name
                 f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}  model {self.out.name if self.out else '-'}"
