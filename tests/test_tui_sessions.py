@@ -130,3 +130,28 @@ def test_an_empty_log_says_how_to_make_a_session():
             assert any("nothing to export" in n or "no session to export" in n for n in notifications(app))
 
     run(scenario())
+
+
+def test_in_a_browser_the_field_names_the_download_not_a_server_path(logged, tmp_path, monkeypatch):
+    """Under textual-serve the file goes to the browser: the field offers a file name, and a path typed there
+    neither shows nor chooses a place on the server (only its name is used, beside the other exports)."""
+
+    async def scenario() -> None:
+        app = EmotuiApp(Settings())
+        async with app.run_test(size=(120, 40)) as pilot:
+            delivered = []
+            monkeypatch.setattr(type(app._driver), "is_web", property(lambda _: True))
+            monkeypatch.setattr(app._driver, "deliver_binary",
+                                lambda binary, *, save_path, **_: delivered.append((save_path.name, binary.read())))
+            view = await open_sessions(app, pilot)
+            field = app.query_one("#export-path", Input)
+            assert field.value == f"session-{logged[1]}.csv"  # a name, no server folder
+            assert "download as" in await shown(pilot) and str(config.data_dir()) not in await shown(pilot)
+            field.value = str(tmp_path / ".." / "elsewhere" / "mine.csv")
+            await pilot.press("X")
+            out = config.data_dir() / "exports" / "mine.csv"
+            await wait_until(pilot, lambda: delivered, timeout=20, what="the download")
+            assert delivered == [("mine.csv", out.read_bytes())] and app.last_export == out
+            assert not (tmp_path.parent / "elsewhere").exists() and view.selected == logged[1]
+
+    run(scenario())

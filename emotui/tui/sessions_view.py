@@ -65,7 +65,7 @@ class SessionsView(RunsDeferred, Vertical):
             yield Label("Export as ")
             yield Select([(f, f) for f in EXPORT_FORMATS], value=EXPORT_FORMATS[0], allow_blank=False,
                          id="export-format", compact=True)
-            yield Label(" to ")
+            yield Label(" to ", id="export-to")
             yield PathInput("", id="export-path", placeholder="a file (Enter exports)", compact=True)
             yield Button("Export", id="export-session", compact=True)
         yield MeasuredTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
@@ -85,6 +85,9 @@ class SessionsView(RunsDeferred, Vertical):
     def on_show(self) -> None:
         """Shown (s, a click on its tab): the list read afresh, and the keys go to it, so that the arrows move
         through the sessions at once (the letters still act: the table types nothing)."""
+        if self.app.is_web:  # the file downloads in the browser: its name is the user's, a server path is not
+            self.query_one("#export-to", Label).update(" download as ")
+            self.query_one("#export-path", PathInput).placeholder = "a file name (Enter exports)"
         self.action_reload()
         if not isinstance(self.app.focused, Input):
             self.query_one("#sessions-table").focus()
@@ -196,7 +199,9 @@ class SessionsView(RunsDeferred, Vertical):
         field = self.query_one("#export-path", PathInput)
         default = export_path(session, self.fmt)
         typed = field.value.strip()
-        if typed and typed != self.default_out:
+        if self.app.is_web:
+            default = Path(default.name)
+        elif typed and typed != self.default_out:
             chosen = Path(typed).expanduser()
             default = (chosen if chosen.is_dir() else chosen.parent) / default.name
         self.default_out = str(default)
@@ -223,6 +228,8 @@ class SessionsView(RunsDeferred, Vertical):
             return
         typed = self.query_one("#export-path", PathInput).value.strip()
         out = Path(typed).expanduser() if typed else export_path(self.selected, self.fmt)
-        if out.is_dir():
+        if self.app.is_web:  # written beside the other exports, then sent to the browser under this name
+            out = export_path(self.selected, self.fmt).with_name(out.name or export_path(self.selected, self.fmt).name)
+        elif out.is_dir():
             out = out / export_path(self.selected, self.fmt).name
         self.app.export_session(self.selected, self.fmt, out)  # type: ignore[attr-defined]
