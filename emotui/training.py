@@ -482,6 +482,12 @@ def _short(metrics: dict) -> dict:
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": metrics["n"]}
 
 
+def _measured_on(part: str, faces: int, fs: FeatureSet, idx: np.ndarray) -> dict:
+    """What figures were measured on: the part, its faces, and the persons among them (faces without an id apart)."""
+    persons, no_id = persons_in(fs.subjects[idx], fs.paths[idx])
+    return {"part": part, "faces": faces, "persons": persons, "no_person_id": no_id}
+
+
 def _part(fs: FeatureSet, idx: np.ndarray) -> dict:
     persons, no_id = persons_in(fs.subjects[idx], fs.paths[idx])
     return {"faces": int(len(idx)), "subjects": persons, "no_person_id": no_id,
@@ -549,9 +555,7 @@ def run_training(
                      "note": "validation metrics (no test part)"}
         if "n" in final:  # what the figures were measured on, and how much of it (the dashboard and CLI say so)
             idx = run.test_idx if final["evaluated_on"] == "test" else run.val_idx
-            persons, no_id = persons_in(fs.subjects[idx], fs.paths[idx])
-            final["measured_on"] = {"part": final["evaluated_on"], "faces": final["n"], "persons": persons,
-                                    "no_person_id": no_id}
+            final["measured_on"] = _measured_on(final["evaluated_on"], final["n"], fs, idx)
         if metrics.get("calibration"):
             final["calibration"] = metrics["calibration"]
         on_event(Finished(stage="train", summary=final, cancelled=cancelled))
@@ -590,9 +594,8 @@ def run_training(
                 }
         summary = {**pooled, **summarize_folds(results), "folds": results}
         summary["accuracy"], summary["macro_f1"] = summary["mean"]["accuracy"], summary["mean"]["macro_f1"]
-        persons, no_id = persons_in(fs.subjects[np.concatenate(tested)], fs.paths[np.concatenate(tested)])
-        summary["measured_on"] = pooled["measured_on"] = {"part": "test (pooled over folds)", "faces": pooled["n"],
-                                                          "persons": persons, "no_person_id": no_id}
+        summary["measured_on"] = pooled["measured_on"] = _measured_on("test (pooled over folds)", pooled["n"], fs,
+                                                                      np.concatenate(tested))
         out.mkdir(parents=True, exist_ok=True)
         (out / "cv.json").write_text(json.dumps(summary, indent=2) + "\n")
     on_event(Finished(stage="train", summary=summary, cancelled=cancelled))

@@ -227,9 +227,10 @@ class SessionsView(RunsDeferred, Vertical):
             self.notify("no session to export yet: press w to watch first", severity="warning")
             return
         typed = self.query_one("#export-path", PathInput).value.strip()
-        out = Path(typed).expanduser() if typed else export_path(self.selected, self.fmt)
+        default = export_path(self.selected, self.fmt)
+        out = Path(typed).expanduser() if typed else default
         if self.app.is_web:  # written beside the other exports, then sent to the browser under this name
-            out = export_path(self.selected, self.fmt).with_name(out.name or export_path(self.selected, self.fmt).name)
+            out = default.with_name(out.name or default.name)
         elif out.is_dir():
-            out = out / export_path(self.selected, self.fmt).name
+            out = out / default.name
         self.app.export_session(self.selected, self.fmt, out)  # type: ignore[attr-defined]
