@@ -17,13 +17,15 @@ from pathlib import Path
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual import events
 from textual.events import DeliveryFailed
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 
 from .extract_pane import ExtractPane
 from .help_screen import HelpScreen
-from .job_pane import JobPane, describe_error, freeze_heap
+from .heap import CHECK_SECONDS, HeapKeeper
+from .job_pane import JobPane, describe_error
 from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
 from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
 from .models_view import ModelsScreen, NewModelScreen
@@ -75,6 +77,7 @@ class EmotuiApp(RunsDeferred, App):
         self.jobs = jobs or real_jobs(self.settings.landmarker)
         self.last_export: Path | None = None
         self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
+        self.heap = HeapKeeper()
 
     def compose(self) -> ComposeResult:
         s = self.settings
@@ -92,7 +95,8 @@ class EmotuiApp(RunsDeferred, App):
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
-        freeze_heap()
+        self.heap.start()
+        self.set_interval(CHECK_SECONDS, self.heap.tick)
         self._show_state()
         features = self.jobs.features_for(self.settings.data) if self.settings.data else None
         if features:
@@ -100,6 +104,14 @@ class EmotuiApp(RunsDeferred, App):
         if self.settings.watch:
             self.action_show_pane("monitor")
             self.call_after_refresh(self.action_watch)
+
+    def on_unmount(self) -> None:
+        self.heap.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.heap.input_seen()  # a key or the mouse: no full garbage collection for a moment
+        await super().on_event(event)
 
     # ------------------------------------------------------------ keys
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:

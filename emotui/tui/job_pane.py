@@ -7,7 +7,6 @@ Widgets are touched only in message handlers, on the UI thread.
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 import threading
@@ -20,6 +19,7 @@ from textual.containers import Vertical
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from ..errors import EmotuiError
+from .heap import freeze_heap
 from .jobs import Jobs
 from .messages import JobEnded, JobEvent, PaneStatus, RunsDeferred
 
@@ -42,13 +42,6 @@ def lower_priority() -> int | None:
         return before
     except OSError:
         return None
-
-
-def freeze_heap() -> None:
-    """Move every object alive now out of the cyclic garbage collector's reach. With torch, MediaPipe and pandas
-    loaded, each full collection walks ~10^5 long-lived objects for 100-200 ms while the UI thread waits: the
-    dashboard's slowest key presses were exactly those. Objects that die later are still freed by refcount."""
-    gc.freeze()
 
 
 def restore_priority(before: int | None) -> None:
