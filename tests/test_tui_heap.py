@@ -1,4 +1,5 @@
-"""The dashboard's full garbage collections: off while keys come, run by the app once input pauses."""
+"""How the dashboard shares the interpreter with its jobs: full garbage collections off while keys come (run by
+the app once input pauses), and GIL slices long enough for a repaint."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import gc
 import sys
 import weakref
 
+import pytest
+
 from emotui.tui import heap
-from emotui.tui.app import EmotuiApp, Settings
+from emotui.tui.app import GIL_SLICE_SECONDS, EmotuiApp, Settings
 from emotui.tui.standins import StandIns
 
 from .conftest import DATASETS
@@ -31,12 +34,13 @@ def _old_cycle() -> weakref.ref:
 
 
 def test_full_collection_waits_for_a_pause_in_input_and_settings_come_back():
-    before = gc.get_threshold()
+    before, slice_before = gc.get_threshold(), sys.getswitchinterval()
 
     async def scenario() -> None:
         app = EmotuiApp(Settings(data=DATASETS / "kaggle-layout-sample", source="clip.mp4"), jobs=StandIns().jobs())
         async with app.run_test(size=(120, 40)) as pilot:
             assert gc.get_threshold()[2] == heap.NO_AUTOMATIC_FULL  # Python starts none on its own
+            assert sys.getswitchinterval() == pytest.approx(GIL_SLICE_SECONDS)
             now = [app.heap.clock()]
             app.heap.clock = lambda: now[0]
             await pilot.press("2")
@@ -55,6 +59,7 @@ def test_full_collection_waits_for_a_pause_in_input_and_settings_come_back():
             now[0] += heap.LONGEST_SECONDS
             assert app.heap.tick() and ref() is None  # input that never pauses does not put it off for ever
         assert gc.get_threshold() == before
+        assert sys.getswitchinterval() == slice_before
 
     run(scenario())
 

@@ -37,6 +37,10 @@ QUIT_WAIT_SECONDS = 1.0
 # After the screen is gone, how much longer a job's thread may take to finish (the training saving its model,
 # extraction its last batches) before the process ends anyway, losing only the work in flight, as a kill would.
 EXIT_GRACE_SECONDS = 1.5
+# How long a thread keeps the GIL before another that wants it gets it (Python's default: 5 ms). A repaint is 20-40
+# ms of Python; at 5 ms slices it alternated with the monitor thread's Python and took twice as long while jobs ran
+# (bench_tui.py busy p95 105-140 ms; 70-97 ms at 20-50 ms).
+GIL_SLICE_SECONDS = 0.02
 # Letter keys that a focused text field keeps for typing.
 LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help", "models"}
 
@@ -97,6 +101,8 @@ class EmotuiApp(RunsDeferred, App):
     def on_mount(self) -> None:
         self.heap.start()
         self.set_interval(CHECK_SECONDS, self.heap.tick)
+        self._gil_slice = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SLICE_SECONDS)
         self._show_state()
         features = self.jobs.features_for(self.settings.data) if self.settings.data else None
         if features:
@@ -107,6 +113,7 @@ class EmotuiApp(RunsDeferred, App):
 
     def on_unmount(self) -> None:
         self.heap.stop()
+        sys.setswitchinterval(self._gil_slice)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.InputEvent):
