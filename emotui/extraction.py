@@ -38,6 +38,7 @@ from .schema import BASE_FIELDS, BASE_SCHEMA, FACE_COLUMNS, OPTIONAL_COLUMNS, ST
 STAGE = "extract"
 ENGINES = ("local", "ray")
 KEY_COLUMNS = ["path", "size", "mtime_ns", "landmarker"]
+RETRIED_STATUSES = ("no_face", "error")  # what --retry-missed detects again (an unreadable file is redone when it changes)
 _DETECTION_COLUMNS = [f.name for f in BASE_FIELDS if f.name not in ("label", "subject")]
 
 
@@ -112,6 +113,7 @@ def run_extraction(
     engine: str = "local",
     address: str | None = None,
     mirror_view: bool = True,
+    retry_missed: bool = False,
     _task: Any = None,
 ) -> ExtractionSummary:
     """Extract features of every image in `dataset` (a path, or a DataFrame from datasets.discover) into `out`.
@@ -121,7 +123,8 @@ def run_extraction(
     `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `engine` "ray" detects
     on Ray (emotui.extraction_ray): `workers` is then its actors (default: the cluster's CPUs) and `address` the
     cluster's (default: a local instance). `mirror_view` (default on) also meshes each face in the mirrored image,
-    which doubles MediaPipe's work for ~2 points of accuracy (models/default/NOTES.md). `_task` replaces the worker's batch function (tests use it to crash a
+    which doubles MediaPipe's work for ~2 points of accuracy (models/default/NOTES.md). `retry_missed` detects
+    again the images recorded with no face or an error (after an emotui that finds more faces). `_task` replaces the worker's batch function (tests use it to crash a
     worker).
     """
     import pandas as pd
@@ -158,7 +161,7 @@ def run_extraction(
     out.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
         job = _Job(frame, out, model_sha, max_faces)
-        todo = job.pending()
+        todo = job.pending(retry=RETRIED_STATUSES if retry_missed else ())
         tally: Counter[str] = Counter()
 
         def finished_chunk(indices: list[int], results: list[Detected]) -> None:
@@ -267,14 +270,16 @@ class _Job:
         parts = sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
         return ([self.out] if self.out.exists() else []) + parts
 
-    def pending(self) -> list[int]:
-        """Indices of dataset rows with no current row in the output or the parts."""
+    def pending(self, retry: tuple[str, ...] = ()) -> list[int]:
+        """Indices of dataset rows with no current row in the output or the parts, or only rows of a status in
+        `retry` (whose new rows then replace them: merge keeps the last row of each path and face)."""
         import pandas as pd
 
-        seen = [self._read(source, KEY_COLUMNS).to_pandas() for source in self._sources()]
+        seen = [self._read(source, [*KEY_COLUMNS, "status"]).to_pandas() for source in self._sources()]
         if not seen:
             return list(range(len(self.paths)))
-        done = pd.concat(seen, ignore_index=True).drop_duplicates()
+        done = pd.concat(seen, ignore_index=True)
+        done = done[~done["status"].isin(retry)].drop(columns="status").drop_duplicates()
         done["size"] = done["size"].astype("int64")
         done["mtime_ns"] = done["mtime_ns"].astype("int64")
         hit = self.keys.merge(done, on=KEY_COLUMNS, how="left", indicator=True)["_merge"].eq("both").to_numpy()

@@ -6,12 +6,12 @@ mediapipe is imported lazily (inside functions) so that `emotui --help` stays fa
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import tempfile
 import urllib.error
 import urllib.request
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -180,8 +180,8 @@ class Landmarker:
     Faces come back largest first, at most max_faces. `refine_small` meshes each face small in the frame again on
     an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
     again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
-    IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes).
-    See emotui.small_faces. `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face
+    IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes); with
+    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.small_faces. `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face
     found in both its `mirror_view`: one more pass per image, measured in models/default/NOTES.md.
     """
 
@@ -236,13 +236,40 @@ class Landmarker:
             faces = self._find(rgb, lambda small: self._run(small, ts, (width, height)), want)
         else:
             faces = self._find(rgb, lambda small: self._run(small, None, (width, height)), want)
-        if self.mirror_view and faces:
-            mirrored = np.ascontiguousarray(rgb[:, ::-1])
-            # it looks for the faces already found, not for more: a search there would find no face worth a view
-            views = self._find(mirrored, lambda small: self._run(small, None, (width, height), self._image_task_()),
-                               len(faces))
-            faces = [_with_mirror_view(face, views, width) for face in faces]
-        return faces
+        if not faces and self.search:
+            return self._rescue(rgb, want)
+        return self._with_views(rgb, faces)
+
+    def _with_views(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        if not (self.mirror_view and faces):
+            return faces
+        width = rgb.shape[1]
+        mirrored = np.ascontiguousarray(rgb[:, ::-1])
+        # it looks for the faces already found, not for more: a search there would find no face worth a view
+        views = self._find(mirrored, self._image_pass(rgb), len(faces))
+        return [_with_mirror_view(face, views, width) for face in faces]
+
+    def _rescue(self, rgb: np.ndarray, want: int | None) -> list[Face]:
+        """Faces of an image where every pass found none, from the image mirrored and then turned
+        (emotui.small_faces.RESCUE_TURNS). A face found in the mirror is that mesh, in the mirrored image's
+        coordinates like any mirror view (the classifier takes either), with its box mirrored back; it has no view."""
+        from . import small_faces
+
+        height, width = rgb.shape[:2]
+        views = self._find(np.ascontiguousarray(rgb[:, ::-1]), self._image_pass(rgb), want)
+        if views:
+            return [dataclasses.replace(v, bbox=small_faces.mirrored_box(v.bbox, width)) for v in views]
+        for degrees in small_faces.RESCUE_TURNS:
+            image, back = small_faces.turned(rgb, degrees)
+            found = self._with_views(image, self._find(image, self._image_pass(image), want))
+            if found:
+                return [small_faces.unturn(face, back, width, height) for face in found]
+        return []
+
+    def _image_pass(self, rgb: np.ndarray) -> Callable[[np.ndarray], list[Face]]:
+        """One IMAGE-mode pass over a shrunk copy of `rgb`, boxes in `rgb`'s pixels (what _find's first pass is)."""
+        size = (rgb.shape[1], rgb.shape[0])
+        return lambda small: self._run(small, None, size, self._image_task_())
 
     def _find(self, rgb: np.ndarray, first_pass, want: int | None) -> list[Face]:  # noqa: ANN001
         """The faces of one image, largest first: `first_pass` on the frame shrunk to the working size, then the
@@ -309,14 +336,10 @@ class Landmarker:
 def _with_mirror_view(face: Face, views: list[Face], width: int) -> Face:
     """`face` with the view of the mirrored image whose box, mirrored back, overlaps it most (none below
     SAME_FACE_IOU: a different face, or one the mirrored pass missed)."""
-    from .small_faces import SAME_FACE_IOU
+    from .small_faces import SAME_FACE_IOU, mirrored_box
     from .tracking import iou
 
-    def back(box: tuple) -> tuple:
-        x0, y0, x1, y1 = box
-        return width - x1, y0, width - x0, y1
-
-    best = max(views, key=lambda v: iou(back(v.bbox), face.bbox), default=None)
-    if best is None or iou(back(best.bbox), face.bbox) < SAME_FACE_IOU:
+    best = max(views, key=lambda v: iou(mirrored_box(v.bbox, width), face.bbox), default=None)
+    if best is None or iou(mirrored_box(best.bbox, width), face.bbox) < SAME_FACE_IOU:
         return face
     return dataclasses.replace(face, mirror_view=best)

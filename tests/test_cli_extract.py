@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pyarrow.parquet as pq
 import pytest
@@ -211,3 +212,30 @@ def test_renderer_shows_the_first_failures_then_a_count():
     assert "no_face /d/0.jpg: no face found" in text and "/d/2.jpg" in text and "/d/3.jpg" not in text
     assert "... 2 more skipped images not shown (5 no_face in all)" in text
     assert "extract done" in text and "10/10" in text and "12.5 images/s" in text
+
+
+def test_retry_missed_detects_again_only_the_images_with_no_face(tmp_path, monkeypatch):
+    from emotui.landmarker import Landmarker
+
+    root = tmp_path / "two"
+    (root / "Anger").mkdir(parents=True)
+    shutil.copy(MEDIA / "single_face.jpg", root / "Anger" / "a.jpg")
+    shutil.copy(DATASETS / "ferplus" / "anger" / "fer0000797.png", root / "Anger" / "b.png")  # only the mirror finds it
+    out = tmp_path / "f.parquet"
+    args = ["extract", str(root), "--out", str(out), "--workers", "1", "--json"]
+    with monkeypatch.context() as older:  # an emotui from before the rescue passes
+        older.setattr(Landmarker, "_rescue", lambda self, rgb, want: [])
+        assert CliRunner().invoke(cli, args).exit_code == 0
+    before = read_features(out).set_index("path")
+    assert before["status"].tolist() == ["ok", "no_face"]
+
+    again = json.loads(CliRunner().invoke(cli, args).stdout)
+    assert (again["detected"], again["by_status"]) == (0, {"ok": 1, "no_face": 1})
+    retried = CliRunner().invoke(cli, [*args, "--retry-missed"])
+    assert retried.exit_code == 0, retried.output
+    summary = json.loads(retried.stdout)
+    assert (summary["detected"], summary["resumed"], summary["by_status"]) == (1, 1, {"ok": 2})
+    after = read_features(out).set_index("path")
+    assert len(after) == 2 and after["status"].eq("ok").all()
+    first = str(root / "Anger" / "a.jpg")
+    assert np.array_equal(after.loc[first, "landmarks"], before.loc[first, "landmarks"])  # kept, not redone

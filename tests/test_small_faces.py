@@ -110,6 +110,7 @@ FERPLUS_DIM = ("anger/fer0028732.png", "anger/fer0028866.png")
 def test_crops_a_grey_border_misses_are_found_by_the_crop_retries(default, monkeypatch, name):
     path = DATASETS / "ferplus" / name
     monkeypatch.setattr(small_faces, "CROP_RETRIES", ())
+    monkeypatch.setattr(Landmarker, "_rescue", lambda self, rgb, want: [])  # the mirror and turns find it too
     assert default.detect(read_image(path)) == []
     monkeypatch.undo()
     record = detect_image(default, str(path), max_faces=1)

@@ -35,10 +35,13 @@ from .render import output_console
 @click.option("--mirror-view/--no-mirror-view", default=True, show_default=True,
               help="Also mesh each face in the mirrored image (a second reading the classifier averages in: about "
                    "2 points of accuracy for twice MediaPipe's time).")
+@click.option("--retry-missed", is_flag=True,
+              help="Detect again the images recorded with no face or an error (a newer emotui finds more faces).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--chunk-size", type=click.IntRange(min=1), hidden=True)
 def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, address: str | None, max_faces: int,
-            landmarker: Path | None, mirror_view: bool, as_json: bool, chunk_size: int | None) -> None:
+            landmarker: Path | None, mirror_view: bool, retry_missed: bool, as_json: bool,
+            chunk_size: int | None) -> None:
     """Extract MediaPipe face landmarks, blendshapes and head pose from every image of DATASET.
 
     DATASET is a folder (Kaggle images/<set>/<Emotion>.jpg layout, or class folders, optionally under train/ and
@@ -79,7 +82,7 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
     with _stop_on_ctrl_c(stop, err), EventRenderer(err) as render:
         summary = run_extraction(frame, out, workers=workers, max_faces=max_faces, landmarker=model,
                                  on_event=render, stop=stop, chunk_size=chunk_size, engine=engine, address=address,
-                                 mirror_view=mirror_view)
+                                 mirror_view=mirror_view, retry_missed=retry_missed)
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     else:
