@@ -41,7 +41,7 @@ def test_predict_json_shapes_for_faces_no_face_and_bad_files(tmp_path):
     data = json.loads(res.stdout)
     assert data["classes"] == list(CLASSES) and data["model"]
     multi, landscape, broken = data["images"]
-    assert len(multi["faces"]) == 4 and landscape["faces"] == [] and broken["error"]
+    assert len(multi["faces"]) == 5 and landscape["faces"] == [] and broken["error"]  # every face by default
     for face in multi["faces"]:
         assert face["label"] in CLASSES and len(face["bbox"]) == 4
         assert list(face["probabilities"]) == list(CLASSES)
@@ -141,7 +141,7 @@ def test_predict_same_person_judges_faces_against_their_mean(reference_model):
 
 def test_predict_finds_every_face_of_the_group_photo_and_its_smiles():
     """Five people, four broad smiles: the single pass found two and called the largest smile sad (issue 10)."""
-    result = CliRunner().invoke(cli, ["predict", str(MEDIA / "multi_face.jpg"), "--max-faces", "5", "--json"])
+    result = CliRunner().invoke(cli, ["predict", str(MEDIA / "multi_face.jpg"), "--json"])
     assert result.exit_code == 0, result.output
     faces = json.loads(result.output)["images"][0]["faces"]
     assert len(faces) == 5
