@@ -19,6 +19,7 @@ RECIPES: dict[str, dict] = {
         "weight_decay": 0.001,
         "batch_size": 256,
         "reference": "auto",  # the person reference where most training faces have one (not FER+: no person ids)
+        "reference_identity_swap": 0.5,  # and identity swapping with it (the transformer's; see TrainConfig)
         "augment": {"rotate_deg": 0.0, "scale": 0.0, "jitter": 0.0, "blend_jitter": 0.0, "dropout": 0.0,
                     "identity_swap": 0.0},
     },

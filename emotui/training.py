@@ -44,6 +44,9 @@ class TrainConfig:
     # inputs relative to the person's reference face too: None as the size has it; "auto" when most training faces
     # have one (lab data such as ckplus48, where it lifts 5-fold accuracy 0.853 -> 0.916; web faces have none)
     reference: bool | str | None = None
+    # augment.identity_swap where the reference is taken, if set: a face moved onto another person's shape, its
+    # reference with it, teaches the reference's use (ckplus48 5-fold 0.916 -> 0.930); without one it hurts FER+
+    reference_identity_swap: float | None = None
     dropout: float = 0.1
     label_smoothing: float = 0.1
     ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)
@@ -177,6 +180,8 @@ class _Run:
         axis_scale = np.sqrt(((train.points - mean) ** 2).mean((0, 1)))
         scale = np.broadcast_to(axis_scale, mean.shape).copy()
         reference = bool(train.has_ref.mean() >= 0.5) if cfg.reference == "auto" else cfg.reference
+        self.augment = (replace(cfg.augment, identity_swap=cfg.reference_identity_swap)
+                        if reference and cfg.reference_identity_swap is not None else cfg.augment)
         over = {"shape_token": cfg.shape_token, "dropout": cfg.dropout, **({"wide": cfg.wide} if cfg.wide else {}),
                 **({} if reference is None else {"reference": reference})}
         self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, **over))
@@ -352,13 +357,14 @@ class _Run:
                 raise _Stopped
             idx = order[s:s + cfg.batch_size]
             p, r = points[idx], ref_points[idx]
-            if cfg.augment.identity_swap > 0:  # same expression, someone else's face shape (and reference)
-                swap = (torch.rand(len(idx), generator=g) < cfg.augment.identity_swap).float()[:, None, None]
+            aug = self.augment
+            if aug.identity_swap > 0:  # same expression, someone else's face shape (and reference)
+                swap = (torch.rand(len(idx), generator=g) < aug.identity_swap).float()[:, None, None]
                 donors = self.donors[torch.randint(len(self.donors), (len(idx),), generator=g)]
                 offset = swap * (self.identity[donors] - self.identity[idx])
                 p, r = p + offset, r + offset
-            known = has_ref[idx] & (torch.rand(len(idx), generator=g) >= cfg.augment.reference_drop)
-            p, b, r, rb = augment_batch_for(m, p, blend[idx], r, ref_blend[idx], cfg.augment, g)
+            known = has_ref[idx] & (torch.rand(len(idx), generator=g) >= aug.reference_drop)
+            p, b, r, rb = augment_batch_for(m, p, blend[idx], r, ref_blend[idx], aug, g)
             for group in self.optimizer.param_groups:
                 group["lr"] = cfg.lr * _lr_factor(self.state["step"], warmup, total_steps)
             logits = m(p, b, r, rb, known)
@@ -456,6 +462,7 @@ class _Run:
                           "train": _part(fs, self.train_idx), "validation": _part(fs, self.val_idx),
                           "test": _part(fs, self.test_idx)},
                 "config": _config_json(self.cfg),
+                "augment_used": asdict(self.augment),  # config's, with identity swap as the reference decided
                 "best_epoch": self.state["best_epoch"],
                 "epochs_run": self.state["epoch"],
                 "history": self.state["history"],

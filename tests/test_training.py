@@ -139,6 +139,7 @@ def test_the_whole_face_mlp_learns_and_keeps_its_input_standardisation(ck_subset
     assert np.array_equal(probs, Predictor.load(out).predict_arrays(fs.points, fs.blendshapes, *refs))
     # every ckplus48 person has several faces: this recipe then takes the person reference, and it counts
     assert config["training"]["config"]["reference"] == "auto" and config["architecture"]["reference"]
+    assert config["training"]["augment_used"]["identity_swap"] == 0.5  # faces moved onto others' shapes, with it
     assert predictor.uses_reference
     assert not np.allclose(probs, predictor.predict_arrays(fs.points, fs.blendshapes), atol=1e-3)
 
@@ -148,6 +149,7 @@ def test_the_mlp_judges_each_face_alone_where_the_data_names_no_persons(ferplus_
     run_training([ferplus_subset_features], out, epochs=2, model_size="mlp", batch_size=32, test_fraction=0.0)
     config = json.loads((out / "config.json").read_text())
     assert not config["architecture"]["reference"] and config["parameters"] <= 1_000_000
+    assert config["training"]["augment_used"]["identity_swap"] == 0.0  # no reference, no identity swap
     predictor = Predictor.load(out)
     fs = load_features([ferplus_subset_features])
     probs = predictor.predict_arrays(fs.points, fs.blendshapes)
