@@ -71,14 +71,15 @@ def _features_for(data: Path, on_event=None) -> Path:  # noqa: ANN001
 
 
 def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=None,  # noqa: ANN001
-             on_event=None) -> dict:  # noqa: ANN001
+             on_event=None, prior: str = "data") -> dict:  # noqa: ANN001
     """Metrics of a model on labelled data: faces found are classified, each with its person's reference where the
-    data names persons (as in training); images without a face count as errors in accuracy_all only."""
+    data names persons (as in training); images without a face count as errors in accuracy_all only. `prior`:
+    emotui.predictor.PRIORS (for a model loaded here; a given `predictor` keeps its own)."""
     from .features import person_references, read_feature_table, table_arrays, table_subjects, table_views
     from .labels import normalize_label
     from .predictor import Predictor
 
-    predictor = predictor or Predictor.load(model_dir)
+    predictor = predictor or Predictor.load(model_dir, prior)
     features_file = _features_for(Path(data), on_event)
     table = read_feature_table(features_file)
     labels = table["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
@@ -106,6 +107,7 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
         "n_failed": int((~ok).sum() - (labelled["status"] == "no_face").sum()),
         "accuracy_all": float((y_true == y_pred).sum() / n_images),
         "model": predictor.model_id,
+        "prior": predictor.prior,
         "data": str(data),
     })
     seen = trained_on(predictor.config, features_file)

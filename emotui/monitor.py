@@ -243,7 +243,7 @@ def run_monitor(
                         fast=fast, uncertain_below=uncertain_below, backend=backend,
                         save_frames=str(save_frames) if save_frames else None,
                         resolution=list(resolution) if resolution else None, landmarker=str(detector.model_path),
-                        mirror_view=detector.mirror_view)
+                        mirror_view=detector.mirror_view, prior=getattr(predictor, "prior", "data"))
         session = log.start_session(source=src.spec, model_id=getattr(predictor, "model_id", None),
                                     model_checksum=getattr(predictor, "checksum", None), settings=settings)
         fast = fast and not src.live  # a camera cannot be read faster than it delivers

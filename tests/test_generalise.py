@@ -122,3 +122,14 @@ def test_non_finite_features_are_dropped_with_a_count_and_divergence_saves_nothi
                                       "--epochs", "1", "--lr", "1e30"])
     assert result.exit_code == 1 and "training diverged" in result.output
     assert not (tmp_path / "d" / "model.safetensors").exists()
+
+
+def test_evaluate_with_a_balanced_prior_says_so_and_judges_otherwise(ferplus_subset_features):
+    data = CliRunner().invoke(cli, ["evaluate", str(ferplus_subset_features), "--json"])
+    balanced = CliRunner().invoke(cli, ["evaluate", str(ferplus_subset_features), "--json", "--prior", "balanced"])
+    assert data.exit_code == balanced.exit_code == 0
+    a, b = json.loads(data.stdout), json.loads(balanced.stdout)
+    assert (a["prior"], b["prior"]) == ("data", "balanced") and a["n_faces"] == b["n_faces"]
+    assert a["confusion_matrix"] != b["confusion_matrix"]  # fewer faces called neutral without the data's prior
+    neutral = CLASSES.index("neutral")
+    assert sum(r[neutral] for r in b["confusion_matrix"]) < sum(r[neutral] for r in a["confusion_matrix"])

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from emotui.cli import cli
+from emotui.errors import EmotuiError
 from emotui.labels import CLASSES
 from emotui.landmarker import Landmarker, read_image
 from emotui.predictor import Predictor
@@ -186,3 +187,20 @@ def test_evaluate_refuses_a_missing_manifest_in_one_line(tmp_path):
     res = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "none.csv")])
     assert res.exit_code == 1 and res.stderr.strip().splitlines() == [
         f"emotui: error: no such features file, dataset directory or CSV manifest: {tmp_path / 'none.csv'}"]
+
+
+def test_a_balanced_prior_is_chosen_by_name_and_changes_the_probabilities(tmp_path):
+    """--prior balanced drops the fitted class prior (the training data's mix): the same faces, other odds."""
+    image = str(MEDIA / "multi_face.jpg")
+    data = json.loads(CliRunner().invoke(cli, ["predict", image, "--json"]).stdout)
+    balanced = json.loads(CliRunner().invoke(cli, ["predict", image, "--json", "--prior", "balanced"]).stdout)
+    assert (data["prior"], balanced["prior"]) == ("data", "balanced")
+    before, after = data["images"][0]["faces"], balanced["images"][0]["faces"]
+    assert [f["bbox"] for f in before] == [f["bbox"] for f in after]
+    # neutral is the data's most common class: without its prior, the unsmiling face is less likely neutral
+    assert after[4]["probabilities"]["neutral"] < before[4]["probabilities"]["neutral"]
+    bad = CliRunner().invoke(cli, ["predict", image, "--prior", "flat"])
+    assert bad.exit_code == 2 and "'flat' is not one of 'data', 'balanced'" in bad.output
+    assert Predictor.load(prior="balanced").model.logit_bias.abs().sum() == 0
+    with pytest.raises(EmotuiError, match="unknown prior 'flat'"):
+        Predictor.load(prior="flat")

@@ -149,8 +149,9 @@ def test_a_finished_run_asks_first_and_a_worse_one_is_not_the_suggested_answer(c
             screen = await shown(pilot)
             shipped = describe_model(config.default_model_dir()).measured
             # the in-use column says what its figures came from (wrapped at 80 columns: compare the start)
-            assert question.current.measured.text() == shipped.text() == "test: 3346 faces, no person ids"
-            assert "measured on different faces" in screen and "test: 3346 faces, no person" in screen
+            held_out = json.loads((config.default_model_dir() / "config.json").read_text())["training"]["split"]["test"]
+            assert question.current.measured.text() == shipped.text() == f"test: {held_out['faces']} faces, no person ids"
+            assert "measured on different faces" in screen and f"test: {held_out['faces']} faces, no person" in screen
             faces = json.loads((first / "config.json").read_text())["training"]["split"]["test"]
             assert f"test: {faces['faces']} faces of {faces['subjects']} persons" in screen
             await pilot.press("u")

@@ -8,12 +8,15 @@ from pathlib import Path
 
 import click
 
+from . import prior_option
+
 
 @click.command(name="evaluate")
 @click.argument("data", type=click.Path(path_type=Path))
 @click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
+@prior_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
+def evaluate(data, model_dir, prior, as_json) -> None:  # noqa: ANN001
     """Accuracy, macro-F1, per-class figures and the confusion matrix on labelled DATA.
 
     DATA is a features file, a dataset folder or a CSV manifest with path,label[,subject] columns (as `emotui
@@ -23,7 +26,7 @@ def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
     from ..progress_render import EventRenderer
 
     with EventRenderer() as render:
-        metrics = run_evaluation(data, model_dir, on_event=render)
+        metrics = run_evaluation(data, model_dir, on_event=render, prior=prior)
     if metrics.get("trained_on"):
         from ..evaluation import trained_on_warning
 
@@ -34,5 +37,5 @@ def evaluate(data, model_dir, as_json) -> None:  # noqa: ANN001
     from .render import metrics_table, output_console
 
     console = output_console()
-    console.print(f"model {metrics['model']} on {data}")
+    console.print(f"model {metrics['model']} on {data}" + (f", {prior} prior" if prior != "data" else ""))
     console.print(metrics_table(metrics))

@@ -9,6 +9,7 @@ import click
 import numpy as np
 
 from ..features import REFERENCE_MIN_FACES
+from . import prior_option
 
 
 @click.command(name="predict")
@@ -19,15 +20,16 @@ from ..features import REFERENCE_MIN_FACES
 @click.option("--same-person", is_flag=True,
               help="The images show one person: judge each face against the mean of the largest faces "
                    f"(used from {REFERENCE_MIN_FACES} images on), as the monitor does for a tracked face.")
+@prior_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every image and face.")
-def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa: ANN001
+def predict(images, model_dir, max_faces, same_person, prior, as_json) -> None:  # noqa: ANN001
     """Label, the 8 probabilities and the bounding box of each face (largest first)."""
     from ..errors import ImageReadError
     from ..detection import decode_for_detection
     from ..landmarker import Landmarker
     from ..predictor import Predictor
 
-    predictor = Predictor.load(model_dir)
+    predictor = Predictor.load(model_dir, prior)
     detected, failed = [], 0
     with Landmarker(max_faces=max_faces) as landmarker:
         for path in images:
@@ -61,7 +63,7 @@ def predict(images, model_dir, max_faces, same_person, as_json) -> None:  # noqa
             for face, p in zip(faces, probs)
         ]})
     if as_json:
-        click.echo(json.dumps({"model": predictor.model_id, "classes": list(predictor.classes), "images": results}))
+        click.echo(json.dumps({"model": predictor.model_id, "prior": prior, "classes": list(predictor.classes), "images": results}))
     else:
         for item in results:
             if item["error"]:

@@ -13,13 +13,14 @@ import click
 
 from ..camera import BACKENDS
 from ..errors import EmotuiError, UsageError
+from . import prior_option
 
 
-def load_predictor(model: str | None) -> Any:
-    """The classifier for --model DIR (None: the default model)."""
+def load_predictor(model: str | None, prior: str = "data") -> Any:
+    """The classifier for --model DIR (None: the default model) with its --prior."""
     from ..predictor import Predictor
 
-    return Predictor.load(model)
+    return Predictor.load(model, prior)
 
 
 def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
@@ -78,13 +79,14 @@ def prediction_line(p) -> str:  # noqa: ANN001
               help="Seconds to keep retrying a camera or stream that disappears.")
 @click.option("--db", type=click.Path(dir_okay=False), help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
 @click.option("--landmarker", type=click.Path(dir_okay=False), help="face_landmarker.task to use.")
+@prior_option
 @click.option("--headless", is_flag=True,
               help="Print predictions instead of opening the dashboard on its monitor pane.")
 @click.option("--json", "as_json", is_flag=True, help="With --headless: one JSON object per face per analysed frame.")
 def watch(source: str, interval: float, duration: float | None, frames: int | None, model: str | None,
           max_faces: int, smooth: float, uncertain_below: float, fast: bool, save_frames: str | None,
           camera_backend: str, resolution: str | None, reconnect_timeout: float, db: str | None,
-          landmarker: str | None, headless: bool, as_json: bool) -> None:
+          landmarker: str | None, prior: str, headless: bool, as_json: bool) -> None:
     """Watch a camera, video, image folder or stream; log every prediction to the SQLite log.
 
     Opens the dashboard on its monitor pane, already watching; --headless prints the predictions instead."""
@@ -100,7 +102,7 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
                              smooth=smooth != 0.5, uncertain_below=uncertain_below != 0.4, fast=fast,
                              save_frames=save_frames is not None, camera_backend=camera_backend != "auto",
                              resolution=resolution is not None, reconnect_timeout=reconnect_timeout != 30.0,
-                             json=as_json)
+                             prior=prior != "data", json=as_json)
         given = [f"--{name.replace('_', '-')}" for name, set_ in headless_only.items() if set_]
         if given:
             raise UsageError(f"{', '.join(given)} only with --headless (the dashboard watches with its own settings)")
@@ -124,7 +126,7 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         # Cheap mistakes (a wrong source, a bad --db) are reported before the model and landmarker load.
         with open_source(source, backend=camera_backend, resolution=parse_resolution(resolution)) as src, \
                 LogStore(db) as store:
-            predictor = load_predictor(model)
+            predictor = load_predictor(model, prior)
             summary = run_monitor(
                 src, predictor=predictor, interval=interval, max_faces=max_faces, smooth=smooth,
                 duration=duration, frames=frames, fast=fast, store=store, on_event=on_event, stop=stop,
