@@ -55,6 +55,8 @@ class Predictor:
                        batch_size: int = 512, views: tuple | None = None) -> np.ndarray:
         """Probabilities for faces already in the feature spec (see emotui.features), with their person
         references where known and their mirror views (view_points, view_blend, has_view) where given."""
+        if not self.uses_reference:  # the model would ignore them; mirroring them costs half its time per face
+            ref_points = ref_blend = has_ref = None
         arrays = [points, blendshapes] + ([] if ref_points is None else [ref_points, ref_blend, has_ref])
         has = np.flatnonzero(views[2]) if views is not None else np.zeros(0, dtype=np.int64)
         if len(has):  # in the same batch: for a frame's few faces one call costs what two would each
