@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .commands import prior_option
 from .errors import EmotuiError, UsageError
 
 # name -> "module:attribute" of a click command
@@ -82,9 +83,10 @@ class LazyGroup(click.Group):
               help="Dashboard: seconds between analysed frames (0 = every frame).")
 @click.option("--landmarker", type=click.Path(path_type=Path),
               help="Dashboard: the face_landmarker.task to extract and watch with.")
+@prior_option
 @click.pass_context
 def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path | None, interval: float,
-        landmarker: Path | None) -> None:
+        landmarker: Path | None, prior: str) -> None:
     """Learn facial expressions from MediaPipe face landmarks and watch a camera live.
 
     Without a subcommand, opens the terminal dashboard.
@@ -101,7 +103,7 @@ def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path |
         from .tui.app import Settings, run_app  # Textual loads only when the dashboard opens
 
         run_app(Settings(data=data, source=source, model=model, interval=interval,
-                         landmarker=landmarker.resolve() if landmarker else None))
+                         landmarker=landmarker.resolve() if landmarker else None, prior=prior))
 
 
 def main() -> None:

@@ -8,12 +8,9 @@ import numpy as np
 
 from . import config as _config
 from .features import face_arrays, face_views
+from .labels import PRIORS
 
 
-# The class prior a model's output carries: "data", the training data's own class mix, fitted on its validation
-# part (a camera mostly sees neutral faces); "balanced", every class as likely before the face is seen, for posed
-# or balanced sets (left-out ckplus48 0.693 -> 0.753, FER+ valid 0.780 -> 0.727; models/default/NOTES.md).
-PRIORS = ("data", "balanced")
 
 
 class Predictor:

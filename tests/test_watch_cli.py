@@ -165,10 +165,8 @@ def test_the_end_of_watching_reads_as_a_sentence():
     assert end_message("error: camera on fire") == "error: camera on fire"
 
 
-def test_the_prior_is_a_headless_setting_recorded_with_the_session(tmp_path):
+def test_the_prior_is_recorded_with_the_session(tmp_path):
     db = tmp_path / "log.db"
-    dashboard = run("watch", "--source", PEXELS, "--prior", "balanced", "--db", str(db))
-    assert dashboard.exit_code != 0 and "--prior only with --headless" in dashboard.stderr
     watched = run("watch", "--source", str(MEDIA / "single_face.mp4"), "--interval", "0", "--fast", "--frames", "2",
                   "--headless", "--json", "--prior", "balanced", "--db", str(db))
     assert watched.exit_code == 0, watched.stderr

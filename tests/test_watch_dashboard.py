@@ -79,3 +79,22 @@ def test_dashboard_watch_mistakes_are_one_line_before_the_screen_opens(args, mes
     assert done.returncode != 0 and done.stdout == ""
     assert done.stderr.startswith("emotui: error: ") and message in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_dashboard_watches_with_the_prior_it_was_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("EMOTUI_DB", str(tmp_path / "log.db"))
+    settings = _settings_of(monkeypatch, "--source", VIDEO, "--interval", "0", "--prior", "balanced")
+    assert settings.prior == "balanced"
+
+    async def scenario() -> None:
+        app = EmotuiApp(settings)
+        async with app.run_test(size=(100, 30)) as pilot:
+            monitor = app.query_one(MonitorPane)
+            await wait_until(pilot, lambda: monitor.session is not None and monitor.rows > 0, timeout=120,
+                             what="a frame analysed")
+            session = monitor.session
+            await pilot.press("w")  # stop watching
+        with LogStore(read_only=True) as store:
+            assert store.session(session).settings["prior"] == "balanced"
+
+    run(scenario())

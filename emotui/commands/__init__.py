@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..predictor import PRIORS
+from ..labels import PRIORS
 
 # One option for every command that classifies faces (predict, evaluate, watch), so they agree on its meaning.
 prior_option = click.option(

@@ -102,11 +102,11 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
                              smooth=smooth != 0.5, uncertain_below=uncertain_below != 0.4, fast=fast,
                              save_frames=save_frames is not None, camera_backend=camera_backend != "auto",
                              resolution=resolution is not None, reconnect_timeout=reconnect_timeout != 30.0,
-                             prior=prior != "data", json=as_json)
+                             json=as_json)
         given = [f"--{name.replace('_', '-')}" for name, set_ in headless_only.items() if set_]
         if given:
             raise UsageError(f"{', '.join(given)} only with --headless (the dashboard watches with its own settings)")
-        _open_dashboard(source, interval, model, db, landmarker)
+        _open_dashboard(source, interval, model, db, landmarker, prior)
         return
     os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
     stop = threading.Event()
@@ -147,7 +147,8 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
     sys.stdout.flush()
 
 
-def _open_dashboard(source: str, interval: float, model: str | None, db: str | None, landmarker: str | None) -> None:
+def _open_dashboard(source: str, interval: float, model: str | None, db: str | None, landmarker: str | None,
+                    prior: str) -> None:
     """The dashboard on its monitor pane, watching `source`. A source that cannot be opened is a one-line error
     here, before the screen opens."""
     from pathlib import Path
@@ -166,7 +167,7 @@ def _open_dashboard(source: str, interval: float, model: str | None, db: str | N
     from ..tui.app import Settings, run_app  # Textual loads only when the dashboard opens
 
     run_app(Settings(source=source, interval=interval, model=Path(model) if model else None, watch=True,
-                     landmarker=Path(landmarker).expanduser().resolve() if landmarker else None))
+                     landmarker=Path(landmarker).expanduser().resolve() if landmarker else None, prior=prior))
 
 
 def _stop_on_signals(stop: threading.Event) -> dict:

@@ -53,6 +53,7 @@ class Settings:
     interval: float = 5.0
     watch: bool = False  # open on the monitor pane, already watching (`emotui watch` without --headless)
     landmarker: Path | None = None  # face_landmarker.task for extraction and the monitor (default: where emotui looks)
+    prior: str = "data"  # the monitor's class prior (emotui.predictor.PRIORS)
 
 
 class EmotuiApp(RunsDeferred, App):
@@ -78,7 +79,7 @@ class EmotuiApp(RunsDeferred, App):
     def __init__(self, settings: Settings | None = None, jobs: Jobs | None = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self.jobs = jobs or real_jobs(self.settings.landmarker)
+        self.jobs = jobs or real_jobs(self.settings.landmarker, self.settings.prior)
         self.last_export: Path | None = None
         self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
         self.heap = HeapKeeper()

@@ -137,8 +137,8 @@ def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: 
 
 
 def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop,  # noqa: ANN001
-          landmarker: Path | None = None) -> Any:
-    predictor = _core("emotui.predictor", "watching").Predictor.load(model_dir)
+          landmarker: Path | None = None, prior: str = "data") -> Any:
+    predictor = _core("emotui.predictor", "watching").Predictor.load(model_dir, prior)
     monitor = _core("emotui.monitor", "watching")
     with _core("emotui.logstore", "watching").LogStore() as store:
         return monitor.run_monitor(source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES,
@@ -190,13 +190,13 @@ def _start_resource_tracker() -> None:
     resource_tracker.ensure_running()
 
 
-def real_jobs(landmarker: Path | None = None) -> Jobs:
+def real_jobs(landmarker: Path | None = None, prior: str = "data") -> Jobs:
     """The core's functions; `landmarker` (the dashboard's --landmarker) for extraction and the monitor, else
     where every emotui command looks ($EMOTUI_LANDMARKER, models/)."""
     _start_resource_tracker()
     return Jobs(discover=discover, features_for=features_for,
                 extract=functools.partial(extract, landmarker=landmarker), train=train,
-                watch=functools.partial(watch, landmarker=landmarker), export=export, model_sizes=model_sizes,
+                watch=functools.partial(watch, landmarker=landmarker, prior=prior), export=export, model_sizes=model_sizes,
                 new_model_dir=new_model_dir, name="core", features_state=features_state, sessions=sessions,
                 session_overview=session_overview)
 
