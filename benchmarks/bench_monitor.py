@@ -75,7 +75,7 @@ def classifier_alone(video: Path, classifier, frames: int = 200, views: bool = F
     import cv2
     import torch
 
-    from emotui.features import ReferenceTracker, face_arrays, face_views
+    from emotui.features import ReferenceTracker, face_inputs
 
     torch.set_num_threads(1)
     faces = []
@@ -89,9 +89,9 @@ def classifier_alone(video: Path, classifier, frames: int = 200, views: bool = F
         cap.release()
     refs, started = ReferenceTracker(), time.thread_time()
     for face in faces:
-        points, blend = face_arrays([face])
+        points, blend, seen = face_inputs([face])
         classifier.predict_arrays(points, blend, *refs.references([0], points, blend),
-                                  **({"views": face_views([face])} if views else {}))
+                                  **({"views": seen} if views else {}))
     return (time.thread_time() - started) * 1000.0 / max(len(faces), 1)
 
 

@@ -23,7 +23,7 @@ from .atomic import atomic_write_bytes
 from .camera import FrameSource, SourceLost, UnreadableFrame, open_source
 from .errors import CheckpointError, SourceError, UsageError, WriteError
 from .events import EventHandler, Finished, ItemFailed, Prediction, SourceState, ignore
-from .features import ReferenceTracker, face_arrays, face_views
+from .features import ReferenceTracker, face_inputs
 from .labels import CLASSES
 from .logstore import LogError, LogStore, utc_iso
 from .smoothing import EmaSmoother
@@ -423,9 +423,9 @@ class _Watch:
         self.references.forget(retired)
         if not faces:
             return np.zeros((0, len(CLASSES))), (0.0, 0.0), np.zeros(0, dtype=bool)
-        points, blend = face_arrays(faces)
+        points, blend, views = face_inputs(faces)
         refs = self.references.references(ids, points, blend)
-        probs = self.predictor.predict_arrays(points, blend, *refs, views=face_views(faces))
+        probs = self.predictor.predict_arrays(points, blend, *refs, views=views)
         probs = np.asarray(probs, dtype=np.float64)[:, self.order]
         # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
         probs /= probs.sum(axis=1, keepdims=True)

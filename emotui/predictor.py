@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config as _config
-from .features import face_arrays, face_views
+from .features import face_inputs
 from .labels import PRIORS
 
 
@@ -81,5 +81,5 @@ class Predictor:
     def predict(self, faces: list, references: tuple | None = None) -> np.ndarray:
         """emotui.landmarker.Face list -> (n, 8) probabilities in `self.classes` order. `references` is
         (ref_points, ref_blend, has_ref) for the faces' persons, e.g. from a ReferenceTracker."""
-        points, blend = face_arrays(faces)
-        return self.predict_arrays(points, blend, *(references or ()), views=face_views(faces))
+        points, blend, views = face_inputs(faces)
+        return self.predict_arrays(points, blend, *(references or ()), views=views)

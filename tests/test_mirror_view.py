@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from emotui.features import blendshape_mirror_map, face_arrays, face_views, load_features, mirror_map
+from emotui.features import blendshape_mirror_map, face_arrays, face_inputs, load_features, mirror_map
 from emotui.landmarker import Landmarker, read_image
 
 from .conftest import MEDIA
@@ -28,7 +28,8 @@ def _rms(a: np.ndarray, b: np.ndarray) -> float:
 def test_each_face_has_a_view_of_itself_in_the_mirror(faces):
     assert len(faces) == 5 and all(f.mirror_view is not None for f in faces)
     points, _ = face_arrays(faces)
-    view_points, _, has = face_views(faces)
+    inputs, _, (view_points, _, has) = face_inputs(faces)
+    np.testing.assert_allclose(inputs, points, atol=1e-6)  # the faces' own arrays, as face_arrays gives them
     assert has.all()
     assert all(0 < _rms(points[i], view_points[i]) < 0.2 for i in range(len(faces)))  # a second, own reading
     width = read_image(MEDIA / "multi_face.jpg").shape[1]
@@ -45,7 +46,7 @@ def test_no_view_without_the_option(faces):
 
 def test_prediction_averages_the_face_and_its_view(faces, predictor):
     points, blend = face_arrays(faces)
-    views = face_views(faces)
+    views = face_inputs(faces)[2]
     alone = predictor.predict_arrays(points, blend)
     view_alone = predictor.predict_arrays(views[0], views[1])
     both = predictor.predict(faces)

@@ -110,7 +110,7 @@ def test_predict_same_person_judges_faces_against_their_mean(reference_model):
     them all, exactly as the monitor does for a track; without it, each on its own."""
     import csv
 
-    from emotui.features import face_arrays, face_views, person_references
+    from emotui.features import face_inputs, person_references
 
     with open(DATASETS / "ckplus48" / "manifest.csv", newline="") as fh:
         rows = [r for r in csv.DictReader(fh) if r["subject"] == "S010"]
@@ -123,9 +123,9 @@ def test_predict_same_person_judges_faces_against_their_mean(reference_model):
     together = json.loads(res.stdout)
     with Landmarker() as landmarker:
         faces = [landmarker.detect(read_image(path))[0] for path in images]
-    points, blend = face_arrays(faces)
+    points, blend, views = face_inputs(faces)
     refs = person_references(points, blend, np.zeros(len(faces)))
-    expected = Predictor.load(reference_model).predict_arrays(points, blend, *refs, views=face_views(faces))
+    expected = Predictor.load(reference_model).predict_arrays(points, blend, *refs, views=views)
     got = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in together["images"]])
     assert np.allclose(got, expected, atol=1e-5)
     before = np.array([[img["faces"][0]["probabilities"][c] for c in CLASSES] for img in alone["images"]])
