@@ -181,8 +181,9 @@ class Landmarker:
     an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
     again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
     IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes); with
-    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.small_faces. `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face
-    found in both its `mirror_view`: one more pass per image, measured in models/default/NOTES.md.
+    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.small_faces.
+    `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face found in both its
+    `mirror_view`: one more pass per image, measured in models/default/NOTES.md.
     """
 
     def __init__(

@@ -240,7 +240,7 @@ def test_ctrl_c_keeps_the_best_model(ck_subset_features, tmp_path):
             proc.send_signal(signal.SIGINT)
             break
     _, rest = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, rest[-800:]
     assert "Traceback" not in rest and "interrupted: the best model so far is in" in rest
     assert Predictor.load(out).classes == CLASSES
     assert (out / "resume" / "state.json").is_file()
