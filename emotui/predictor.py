@@ -14,12 +14,21 @@ from .labels import PRIORS
 
 
 class Predictor:
-    """Use `Predictor.load(model_dir=None, prior="data")`; `.predict(faces)` returns (n, len(classes)) probabilities, each the
-    average over the face and its mirror image (ExpressionTransformer.probabilities) and, where the face has one,
-    over its mirror view (emotui.landmarker.Face.mirror_view) too."""
+    """Use `Predictor.load(model_dir=None, prior="data")`; `.predict(faces)` returns (n, len(classes))
+    probabilities, each the average over the face and its mirror image (ExpressionTransformer.probabilities) and,
+    where the face has one, over its mirror view (emotui.landmarker.Face.mirror_view) too."""
 
-    def __init__(self, model, config: dict, checksum: str, model_dir: Path) -> None:  # noqa: ANN001
+    def __init__(self, model, config: dict, checksum: str, model_dir: Path,  # noqa: ANN001
+                 prior: str = "data") -> None:
         import torch
+
+        from .errors import EmotuiError
+
+        if prior not in PRIORS:
+            raise EmotuiError(f"unknown prior {prior!r} (one of: {', '.join(PRIORS)})")
+        if prior == "balanced":
+            model.logit_bias.zero_()  # the fitted bias is the prior; the temperature stays
+        self.prior = prior
 
         self._torch = torch
         self.model = model
@@ -30,30 +39,19 @@ class Predictor:
         self.model_id: str = config.get("model_id") or f"{self.model_dir.name}-{checksum[:8]}"
         # a model without reference inputs (the MLP size) judges each face alone, whatever references it is given
         self.uses_reference: bool = bool(config.get("architecture", {}).get("reference", True))
-        self.prior = "data"
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, prior: str = "data") -> Predictor:
         from .checkpoint import load_checkpoint
-        from .errors import EmotuiError
 
-        if prior not in PRIORS:
-            raise EmotuiError(f"unknown prior {prior!r} (one of: {', '.join(PRIORS)})")
         path = Path(model_dir) if model_dir is not None else _config.default_model_dir()
-        model, config, checksum = load_checkpoint(path)
-        predictor = cls(model, config, checksum, path)
-        if prior == "balanced":
-            predictor.model.logit_bias.zero_()  # the fitted bias is the prior; the temperature stays
-        predictor.prior = prior
-        return predictor
+        return cls(*load_checkpoint(path), path, prior)
 
     def predict_arrays(self, points: np.ndarray, blendshapes: np.ndarray, ref_points: np.ndarray | None = None,
                        ref_blend: np.ndarray | None = None, has_ref: np.ndarray | None = None,
                        batch_size: int = 512, views: tuple | None = None) -> np.ndarray:
         """Probabilities for faces already in the feature spec (see emotui.features), with their person
         references where known and their mirror views (view_points, view_blend, has_view) where given."""
-        if not self.uses_reference:  # the model would ignore them; mirroring them costs half its time per face
-            ref_points = ref_blend = has_ref = None
         arrays = [points, blendshapes] + ([] if ref_points is None else [ref_points, ref_blend, has_ref])
         has = np.flatnonzero(views[2]) if views is not None else np.zeros(0, dtype=np.int64)
         if len(has):  # in the same batch: for a frame's few faces one call costs what two would each

@@ -63,7 +63,7 @@ def predict(images, model_dir, max_faces, same_person, prior, as_json) -> None: 
             for face, p in zip(faces, probs)
         ]})
     if as_json:
-        click.echo(json.dumps({"model": predictor.model_id, "prior": prior, "classes": list(predictor.classes), "images": results}))
+        click.echo(json.dumps({"model": predictor.model_id, "prior": predictor.prior, "classes": list(predictor.classes), "images": results}))
     else:
         for item in results:
             if item["error"]:
