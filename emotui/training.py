@@ -485,6 +485,18 @@ def augment_batch_for(model, points, blend, ref_points, ref_blend, aug: Augment,
     return p[:, :n_p], b[:, :n_b], p[:, n_p:], b[:, n_b:]
 
 
+def _check_classes(targets: np.ndarray, on_warning=None) -> None:  # noqa: ANN001
+    """A classifier needs faces of two classes; a class with none (labels or rater votes) is never predicted."""
+    present = targets.sum(0) > 0
+    if present.sum() < 2:
+        only = f" ({CLASSES[int(np.flatnonzero(present)[0])]})" if present.any() else ""
+        raise DatasetError(f"the training faces hold {int(present.sum())} class{only}: a classifier needs "
+                           "faces of at least two")
+    missing = [c for c, here in zip(CLASSES, present) if not here]
+    if missing and on_warning is not None:
+        on_warning(f"no training faces of {', '.join(missing)}: the model will never predict them")
+
+
 def _short(metrics: dict) -> dict:
     return {"accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"], "n": metrics["n"]}
 
@@ -536,6 +548,7 @@ def run_training(
     if len({p.stem for p in train_files + test_files}) < len(train_files + test_files):
         raise DatasetError("two features files share a name; rename one (a file's name identifies its dataset)")
     held = fs.held_out | np.isin(fs.datasets.astype(str), list(test_names))
+    _check_classes(fs.targets[~held], on_warning)
     images_of = {}
     for src in fs.sources:
         if src["name"] in test_names:

@@ -17,3 +17,14 @@ def png_claiming(path: Path, width: int, height: int, rows: int = 4) -> Path:
     data = zlib.compress(b"\x00" * (1 + 3 * width) * rows)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", data) + _chunk(b"IEND", b""))
     return path
+
+
+def features_of_classes(features: Path, out: Path, classes: list[str]) -> Path:
+    """A copy of a real features file holding only the rows labelled one of `classes`."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(features)
+    pq.write_table(table.filter(pc.is_in(table["label"], value_set=pa.array(classes))), out)
+    return out

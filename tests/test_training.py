@@ -20,6 +20,7 @@ from emotui.splits import subject_folds, subject_split
 from emotui.training import identity_offsets, run_training, sample_weights
 
 from .conftest import DATASETS
+from .hostile_files import features_of_classes
 
 pytestmark = pytest.mark.slow
 
@@ -214,6 +215,21 @@ def test_train_cli_rejects_a_missing_features_file(tmp_path):
     assert res.exit_code == 1
     assert res.output.strip().splitlines() == [f"emotui: error: features file not found: {tmp_path / 'nope.parquet'}"]
 
+
+
+def test_one_class_is_an_error_and_a_class_with_no_faces_a_warning(ck_subset_features, tmp_path):
+    one = features_of_classes(ck_subset_features, tmp_path / "happy.parquet", ["happy"])
+    res = CliRunner().invoke(cli, ["train", str(one), "--out", str(tmp_path / "m1"), "--epochs", "1"])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines() == [
+        "emotui: error: the training faces hold 1 class (happy): a classifier needs faces of at least two"]
+    assert not (tmp_path / "m1" / "model.safetensors").exists()
+    three = features_of_classes(ck_subset_features, tmp_path / "three.parquet", ["happy", "neutral", "surprise"])
+    res = CliRunner().invoke(cli, ["train", str(three), "--out", str(tmp_path / "m3"), "--epochs", "1"])
+    assert res.exit_code == 0, res.output
+    assert ("no training faces of anger, contempt, disgust, fear, sad: the model will never predict them"
+            in res.stderr)
+    assert (tmp_path / "m3" / "model.safetensors").is_file()
 
 def test_train_cli_refuses_an_output_it_cannot_write_before_training(kaggle_sample_features, tmp_path):
     blocker = tmp_path / "a-file"

@@ -19,6 +19,7 @@ from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.train_pane import TrainPane
 
 from .conftest import MEDIA
+from .hostile_files import features_of_classes
 from .tui_helpers import notifications, run, screen_text, shown, wait_until
 
 pytestmark = pytest.mark.slow
@@ -171,6 +172,20 @@ def test_a_finished_run_asks_first_and_a_worse_one_is_not_the_suggested_answer(c
 
     run(scenario())
 
+
+
+def test_training_on_faces_missing_classes_says_so_in_the_dashboard(ck_subset_features, tmp_path):
+    three = features_of_classes(ck_subset_features, tmp_path / "three.parquet", ["happy", "neutral", "surprise"])
+
+    async def scenario() -> None:
+        app = EmotuiApp(Settings(source=str(VIDEO), interval=0.0))
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.query_one(TrainPane).use_features([three])
+            await train_in_dashboard(app, pilot, "1", "0.001")
+            told = [n for n in notifications(app) if "no training faces of" in n]
+            assert told and "anger, contempt, disgust, fear, sad" in told[0], notifications(app)
+
+    run(scenario())
 
 def test_the_models_view_is_in_the_help_and_the_command_palette():
     from pathlib import Path

@@ -127,11 +127,11 @@ def new_model_dir() -> Path:
 
 
 def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: float, model_size: str,
-          val_fraction: float, on_event, stop) -> Path:  # noqa: ANN001
+          val_fraction: float, on_event, stop, on_warning=None) -> Path:  # noqa: ANN001
     training = _core("emotui.training", "training")
     training.run_training(
         [Path(p) for p in features], Path(out), epochs=epochs, batch_size=batch_size, lr=lr,
-        model_size=model_size, val_fraction=val_fraction, on_event=on_event, stop=stop,
+        model_size=model_size, val_fraction=val_fraction, on_event=on_event, stop=stop, on_warning=on_warning,
     )
     return Path(out)
 

@@ -106,7 +106,7 @@ class StandIns:
         return Path(dataset) / "standin-features.parquet"
 
     def train(self, features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: float,
-              model_size: str, val_fraction: float, on_event, stop) -> Path:  # noqa: ANN001
+              model_size: str, val_fraction: float, on_event, stop, on_warning=None) -> Path:  # noqa: ANN001
         for epoch in range(1, epochs + 1):
             if self._pause(stop):
                 break

@@ -129,7 +129,10 @@ class TrainPane(JobPane):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train")
     def _train(self, features: list[Path], out: Path, settings: dict, done) -> Path:  # noqa: ANN001
-        return self.call_job(done, self.jobs.train, features, out, **settings)
+        return self.call_job(done, self.jobs.train, features, out, on_warning=self._warn, **settings)
+
+    def _warn(self, text: str) -> None:  # from the training thread: faces left out, classes with no faces
+        self.app.call_from_thread(self.notify, text, title="training", severity="warning", timeout=15)
 
     def _draw_if_due(self) -> None:
         if self.charts_due:
