@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from emotui.cli import cli
 from emotui.datasets import discover
+from emotui.labels import CLASSES
 
 from .conftest import DATASETS, MEDIA, write_features
 
@@ -56,7 +57,7 @@ def test_features_with_short_landmark_arrays_are_one_line_naming_the_file(tmp_pa
 
 
 def test_a_corrupt_resume_state_asks_to_start_again(tmp_path):
-    rows = [_face_row(f"/x/{i}.jpg", ("happy", "sad")[i % 2], f"p{i % 6}") for i in range(24)]
+    rows = [_face_row(f"/x/{i}.jpg", CLASSES[i % len(CLASSES)], f"p{i % 6}") for i in range(24)]
     features = write_features(rows, tmp_path / "f.parquet")
     resume = tmp_path / "m" / "resume"
     resume.mkdir(parents=True)
@@ -73,7 +74,7 @@ def test_a_corrupt_resume_state_asks_to_start_again(tmp_path):
 def test_ctrl_c_in_the_first_epoch_exits_130_without_a_model(tmp_path, monkeypatch):
     from emotui import training
 
-    rows = [_face_row(f"/x/{i}.jpg", ("happy", "sad")[i % 2], f"p{i % 6}") for i in range(24)]
+    rows = [_face_row(f"/x/{i}.jpg", CLASSES[i % len(CLASSES)], f"p{i % 6}") for i in range(24)]
     features = write_features(rows, tmp_path / "f.parquet")
 
     def interrupted(self, epoch):  # the user's Ctrl-C lands while the first epoch runs
