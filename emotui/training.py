@@ -487,11 +487,12 @@ def augment_batch_for(model, points, blend, ref_points, ref_blend, aug: Augment,
 
 def _check_classes(targets: np.ndarray, on_warning=None) -> None:  # noqa: ANN001
     """A classifier needs faces of two classes; a class with none (labels or rater votes) is never predicted."""
+    if not len(targets):  # no faces at all: run_training says why (every row held out)
+        return
     present = targets.sum(0) > 0
     if present.sum() < 2:
-        only = f" ({CLASSES[int(np.flatnonzero(present)[0])]})" if present.any() else ""
-        raise DatasetError(f"the training faces hold {int(present.sum())} class{only}: a classifier needs "
-                           "faces of at least two")
+        raise DatasetError(f"the training faces hold 1 class ({CLASSES[int(np.flatnonzero(present)[0])]}): "
+                           "a classifier needs faces of at least two")
     missing = [c for c, here in zip(CLASSES, present) if not here]
     if missing and on_warning is not None:
         on_warning(f"no training faces of {', '.join(missing)}: the model will never predict them")

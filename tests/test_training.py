@@ -231,6 +231,19 @@ def test_one_class_is_an_error_and_a_class_with_no_faces_a_warning(ck_subset_fea
             in res.stderr)
     assert (tmp_path / "m3" / "model.safetensors").is_file()
 
+
+def test_faces_all_held_out_are_one_line_without_a_warning(ferplus_subset_features, tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(ferplus_subset_features)
+    valid = tmp_path / "valid-only.parquet"
+    pq.write_table(table.filter(pc.equal(table["split"], "valid")), valid)
+    res = CliRunner().invoke(cli, ["train", str(valid), "--out", str(tmp_path / "m"), "--epochs", "1"])
+    assert res.exit_code == 1
+    assert res.output.strip().splitlines() == [
+        "emotui: error: no faces left to train on: every row is held out for testing"]
+
 def test_train_cli_refuses_an_output_it_cannot_write_before_training(kaggle_sample_features, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
