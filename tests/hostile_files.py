@@ -19,12 +19,12 @@ def png_claiming(path: Path, width: int, height: int, rows: int = 4) -> Path:
     return path
 
 
-def features_of_classes(features: Path, out: Path, classes: list[str]) -> Path:
-    """A copy of a real features file holding only the rows labelled one of `classes`."""
+def features_where(features: Path, out: Path, column: str, values: list[str]) -> Path:
+    """A copy of a real features file holding only the rows whose `column` is one of `values`."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     table = pq.read_table(features)
-    pq.write_table(table.filter(pc.is_in(table["label"], value_set=pa.array(classes))), out)
+    pq.write_table(table.filter(pc.is_in(table[column], value_set=pa.array(values))), out)
     return out

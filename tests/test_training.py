@@ -20,7 +20,7 @@ from emotui.splits import subject_folds, subject_split
 from emotui.training import identity_offsets, run_training, sample_weights
 
 from .conftest import DATASETS
-from .hostile_files import features_of_classes
+from .hostile_files import features_where
 
 pytestmark = pytest.mark.slow
 
@@ -218,13 +218,13 @@ def test_train_cli_rejects_a_missing_features_file(tmp_path):
 
 
 def test_one_class_is_an_error_and_a_class_with_no_faces_a_warning(ck_subset_features, tmp_path):
-    one = features_of_classes(ck_subset_features, tmp_path / "happy.parquet", ["happy"])
+    one = features_where(ck_subset_features, tmp_path / "happy.parquet", "label", ["happy"])
     res = CliRunner().invoke(cli, ["train", str(one), "--out", str(tmp_path / "m1"), "--epochs", "1"])
     assert res.exit_code == 1
     assert res.output.strip().splitlines() == [
         "emotui: error: the training faces hold 1 class (happy): a classifier needs faces of at least two"]
     assert not (tmp_path / "m1" / "model.safetensors").exists()
-    three = features_of_classes(ck_subset_features, tmp_path / "three.parquet", ["happy", "neutral", "surprise"])
+    three = features_where(ck_subset_features, tmp_path / "three.parquet", "label", ["happy", "neutral", "surprise"])
     res = CliRunner().invoke(cli, ["train", str(three), "--out", str(tmp_path / "m3"), "--epochs", "1"])
     assert res.exit_code == 0, res.output
     assert ("no training faces of anger, contempt, disgust, fear, sad: the model will never predict them"
@@ -233,12 +233,7 @@ def test_one_class_is_an_error_and_a_class_with_no_faces_a_warning(ck_subset_fea
 
 
 def test_faces_all_held_out_are_one_line_without_a_warning(ferplus_subset_features, tmp_path):
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    table = pq.read_table(ferplus_subset_features)
-    valid = tmp_path / "valid-only.parquet"
-    pq.write_table(table.filter(pc.equal(table["split"], "valid")), valid)
+    valid = features_where(ferplus_subset_features, tmp_path / "valid-only.parquet", "split", ["valid"])
     res = CliRunner().invoke(cli, ["train", str(valid), "--out", str(tmp_path / "m"), "--epochs", "1"])
     assert res.exit_code == 1
     assert res.output.strip().splitlines() == [

@@ -19,7 +19,7 @@ from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.train_pane import TrainPane
 
 from .conftest import MEDIA
-from .hostile_files import features_of_classes
+from .hostile_files import features_where
 from .tui_helpers import notifications, run, screen_text, shown, wait_until
 
 pytestmark = pytest.mark.slow
@@ -175,7 +175,7 @@ def test_a_finished_run_asks_first_and_a_worse_one_is_not_the_suggested_answer(c
 
 
 def test_training_on_faces_missing_classes_says_so_in_the_dashboard(ck_subset_features, tmp_path):
-    three = features_of_classes(ck_subset_features, tmp_path / "three.parquet", ["happy", "neutral", "surprise"])
+    three = features_where(ck_subset_features, tmp_path / "three.parquet", "label", ["happy", "neutral", "surprise"])
 
     async def scenario() -> None:
         app = EmotuiApp(Settings(source=str(VIDEO), interval=0.0))
