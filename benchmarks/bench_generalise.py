@@ -70,7 +70,7 @@ def baseline(train: list[Path], test_on: list[Path]) -> dict:
     from emotui.evaluation import classification_metrics
     from emotui.features import load_features
 
-    fs = load_features(train + test_on)
+    fs = load_features(train + test_on).without_appearance()  # the baseline of the issue: mesh and blendshapes
     test_names = {p.stem for p in test_on}
     held = fs.held_out | np.isin(fs.datasets.astype(str), list(test_names))
     x = np.hstack([fs.points.reshape(len(fs), -1), fs.blendshapes])

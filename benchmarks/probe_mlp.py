@@ -23,7 +23,7 @@ def inputs(fs, mean: np.ndarray, mirrored: bool) -> np.ndarray:  # noqa: ANN001 
     points, blend = fs.points, fs.blendshapes
     if mirrored:
         points = points[:, mirror_map(mean)] * np.array([-1, 1, 1], np.float32)
-        blend = blend[:, blendshape_mirror_map()]
+        blend = blend[:, blendshape_mirror_map(blend.shape[1])]
     return np.hstack([(points - mean).reshape(len(points), -1), blend]).astype(np.float32)
 
 

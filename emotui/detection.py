@@ -33,7 +33,7 @@ class Detected:
     height: int = 0
     n_faces: int = 0
     # per face, emotui.schema.FACE_COLUMNS: landmarks, blendshapes, transform, bbox, then the mirror view's three
-    # (None when the mirrored pass missed the face)
+    # (None when the mirrored pass missed the face), then the appearance
     faces: list[tuple] = field(default_factory=list)
 
 
@@ -71,6 +71,7 @@ def detect_image(landmarker: Landmarker, path: str, max_faces: int = 1) -> Detec
             face.transform.reshape(-1),
             np.asarray(face.bbox, dtype=np.float32) * scale,
             *_view_arrays(face.mirror_view),
+            face.appearance,
         )
         for face in faces[:max_faces]
     ]

@@ -75,7 +75,7 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     """Metrics of a model on labelled data: faces found are classified, each with its person's reference where the
     data names persons (as in training); images without a face count as errors in accuracy_all only. `prior`:
     emotui.predictor.PRIORS (for a model loaded here; a given `predictor` keeps its own)."""
-    from .features import person_references, read_feature_table, table_arrays, table_subjects, table_views
+    from .features import person_references, read_feature_table, table_inputs, table_subjects
     from .labels import normalize_label
     from .predictor import Predictor
 
@@ -90,9 +90,9 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     ok = (labelled["status"] == "ok").to_numpy()
     y_true = np.array([predictor.classes.index(v) for v in labels[ok]], dtype=np.int64)
     if ok.any():
-        points, blend = table_arrays(labelled[ok])
+        points, blend, views = table_inputs(labelled[ok])
         refs = person_references(points, blend, table_subjects(labelled[ok]).astype(str).to_numpy())
-        y_pred = predictor.predict_arrays(points, blend, *refs, views=table_views(labelled[ok])).argmax(1)
+        y_pred = predictor.predict_arrays(points, blend, *refs, views=views).argmax(1)
         with_reference = int(refs[2].sum())
     else:
         y_pred, with_reference = np.zeros(0, dtype=np.int64), 0

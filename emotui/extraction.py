@@ -275,15 +275,30 @@ class _Job:
         `retry` (whose new rows then replace them: merge keeps the last row of each path and face)."""
         import pandas as pd
 
-        seen = [self._read(source, [*KEY_COLUMNS, "status"]).to_pandas() for source in self._sources()]
+        seen = [self._read(source, [*KEY_COLUMNS, "status"]).to_pandas().assign(stale=self._without_appearance(source))
+                for source in self._sources()]
         if not seen:
             return list(range(len(self.paths)))
         done = pd.concat(seen, ignore_index=True)
-        done = done[~done["status"].isin(retry)].drop(columns="status").drop_duplicates()
+        # a face row of an older emotui lacks the appearance the model reads: it is detected again
+        done = done[~done["status"].isin(retry) & ~((done["status"] == "ok") & done["stale"])]
+        done = done.drop(columns=["status", "stale"]).drop_duplicates()
         done["size"] = done["size"].astype("int64")
         done["mtime_ns"] = done["mtime_ns"].astype("int64")
         hit = self.keys.merge(done, on=KEY_COLUMNS, how="left", indicator=True)["_merge"].eq("both").to_numpy()
         return [i for i in range(len(self.paths)) if not hit[i]]
+
+    @staticmethod
+    def _without_appearance(source: Path):  # noqa: ANN205 - numpy bool array
+        """Which rows of a source have no appearance (all, in a file of an older emotui)."""
+        import pyarrow.parquet as pq
+
+        try:
+            if "appearance" in pq.read_schema(source).names:
+                return pq.read_table(source, columns=["appearance"]).column(0).is_null().to_numpy(zero_copy_only=False)
+            return pq.read_metadata(source).num_rows * [True]
+        except Exception:  # noqa: BLE001 - _read reports a damaged source in its own words
+            return True
 
     def _read(self, source: Path, columns: list[str] | None = None):  # noqa: ANN202
         import pyarrow as pa

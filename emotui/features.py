@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .appearance import N_APPEARANCE, appearance_mirror_map
 from .errors import DatasetError
 from .labels import CLASSES, normalize_label
 from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, sha256_of
@@ -66,18 +67,29 @@ def face_aspect(face) -> float:  # noqa: ANN001 - emotui.landmarker.Face
 def face_inputs(faces: list) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Landmarker faces -> (points, blendshapes, views): face_arrays of the faces, and of their mirror views as
     (points, blendshapes, has_view) with zeros where a face has none. One pass over faces and views together:
-    per face, the array work costs about what the classifier does."""
+    per face, the array work costs about what the classifier does. A view's appearance is its face's, mirrored."""
     n = len(faces)
     has = np.array([f.mirror_view is not None for f in faces], dtype=bool)
-    points, blend = face_arrays(list(faces) + [f.mirror_view for f in faces if f.mirror_view is not None])
+    points, blend = _mesh_arrays(list(faces) + [f.mirror_view for f in faces if f.mirror_view is not None])
     view_points = np.zeros((n, N_LANDMARKS, 3), np.float32)
     view_blend = np.zeros((n, N_BLENDSHAPES), np.float32)
     view_points[has], view_blend[has] = points[n:], blend[n:]
-    return points[:n], blend[:n], (view_points, view_blend, has)
+    blend = blend[:n]
+    appearance = _appearance_of(faces)
+    if appearance is not None:
+        blend, view_blend = with_appearance(blend, appearance), with_appearance(view_blend, appearance, mirrored=True)
+    return points[:n], blend, (view_points, view_blend, has)
 
 
 def face_arrays(faces: list) -> tuple[np.ndarray, np.ndarray]:
-    """Faces from the Landmarker -> (points (n, 478, 3), blendshapes (n, 52)) in the feature spec."""
+    """Faces from the Landmarker -> (points (n, 478, 3), descriptors (n, 52 [+ N_APPEARANCE])) in the feature
+    spec: the blendshapes, then the appearance where every face has one."""
+    points, blend = _mesh_arrays(faces)
+    appearance = _appearance_of(faces)
+    return points, blend if appearance is None else with_appearance(blend, appearance)
+
+
+def _mesh_arrays(faces: list) -> tuple[np.ndarray, np.ndarray]:
     if not faces:
         return np.zeros((0, N_LANDMARKS, 3), np.float32), np.zeros((0, N_BLENDSHAPES), np.float32)
     lms = np.stack([f.landmarks for f in faces])
@@ -85,6 +97,20 @@ def face_arrays(faces: list) -> tuple[np.ndarray, np.ndarray]:
     aspect = np.array([face_aspect(f) for f in faces], dtype=np.float32)
     blend = np.stack([f.blendshapes for f in faces]).astype(np.float32)
     return canonical_points(lms, tfs, aspect), blend
+
+
+def _appearance_of(faces: list) -> np.ndarray | None:
+    if not faces or any(getattr(f, "appearance", None) is None for f in faces):
+        return None
+    return np.stack([f.appearance for f in faces]).astype(np.float32, copy=False)
+
+
+def with_appearance(blend: np.ndarray, appearance: np.ndarray, mirrored: bool = False) -> np.ndarray:
+    """Blendshapes (n, 52) and appearance (n, N_APPEARANCE) -> the descriptors (n, 52 + N_APPEARANCE) the model
+    reads; `mirrored` gives those of the mirror image (for a face's mirror view, whose crop is the mirrored one)."""
+    if mirrored:
+        appearance = appearance[:, appearance_mirror_map()]
+    return np.hstack([blend, appearance]).astype(np.float32, copy=False)
 
 
 # ---------------------------------------------------------------- mirror symmetry
@@ -105,15 +131,20 @@ def mirror_map(mean_points: np.ndarray) -> np.ndarray:
     return idx
 
 
-def blendshape_mirror_map() -> np.ndarray:
-    """Index permutation that swaps every ...Left blendshape with its ...Right twin, by name."""
+def blendshape_mirror_map(width: int = N_BLENDSHAPES) -> np.ndarray:
+    """Index permutation that swaps every ...Left blendshape with its ...Right twin, by name; for descriptors
+    `width` wide (blendshapes then appearance) the appearance's own mirror map follows."""
     names = list(BLENDSHAPE_NAMES)
     out = np.arange(len(names))
     for i, name in enumerate(names):
         for a, b in (("Left", "Right"), ("Right", "Left")):
             if name.endswith(a):
                 out[i] = names.index(name[: -len(a)] + b)
-    return out
+    if width == N_BLENDSHAPES:
+        return out
+    if width != N_BLENDSHAPES + N_APPEARANCE:
+        raise ValueError(f"descriptors are {N_BLENDSHAPES} or {N_BLENDSHAPES + N_APPEARANCE} wide, not {width}")
+    return np.concatenate([out, N_BLENDSHAPES + appearance_mirror_map()])
 
 
 # ---------------------------------------------------------------- person references
@@ -166,7 +197,7 @@ class FeatureSet:
     """Faces ready for the model, with their labels and persons. Subjects are prefixed by their file's stem."""
 
     points: np.ndarray  # (n, 478, 3) float32
-    blendshapes: np.ndarray  # (n, 52) float32
+    blendshapes: np.ndarray  # (n, 52 [+ N_APPEARANCE]) float32: the blendshapes, then the appearance where known
     labels: np.ndarray  # (n,) int64 index into CLASSES
     subjects: np.ndarray  # (n,) object
     paths: np.ndarray  # (n,) object
@@ -178,7 +209,7 @@ class FeatureSet:
     datasets: np.ndarray | None = None  # (n,) object: the stem of the file each face came from
     held_out: np.ndarray | None = None  # (n,) bool: the dataset's own validation/test rows, never trained on
     view_points: np.ndarray | None = None  # (n, 478, 3) the face meshed in the mirrored image (Face.mirror_view)
-    view_blend: np.ndarray | None = None  # (n, 52)
+    view_blend: np.ndarray | None = None  # (n, like blendshapes)
     has_view: np.ndarray | None = None  # (n,) bool: False for zeros (that pass missed the face, or an older file)
 
     def __post_init__(self) -> None:
@@ -202,6 +233,11 @@ class FeatureSet:
                           self.paths[idx], self.sources, self.ref_points[idx], self.ref_blend[idx], self.has_ref[idx],
                           self.targets[idx], self.datasets[idx], self.held_out[idx], self.view_points[idx],
                           self.view_blend[idx], self.has_view[idx])
+
+    def without_appearance(self) -> FeatureSet:
+        """The same faces described by their landmarks and blendshapes alone."""
+        cut = {name: getattr(self, name)[:, :N_BLENDSHAPES] for name in ("blendshapes", "ref_blend", "view_blend")}
+        return dataclasses.replace(self, **cut)
 
     def with_view_rows(self, idx: np.ndarray, point_mirror: np.ndarray, blend_mirror: np.ndarray) -> FeatureSet:
         """The faces at idx, then each one's mirror view as one more face of the same person and label: a second,
@@ -287,6 +323,31 @@ def table_views(df) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN00
     return points, blend, has
 
 
+def table_appearance(df) -> np.ndarray | None:  # noqa: ANN001
+    """Rows with status ok -> their (n, N_APPEARANCE) appearance, or None unless every row has a finite one (a
+    file of an older emotui, or rows kept from one: the descriptors are then the blendshapes alone)."""
+    if "appearance" not in df.columns or df.empty:
+        return None
+    sized = df["appearance"].map(lambda v: v is not None and hasattr(v, "__len__") and not isinstance(v, str)
+                                 and len(v) == N_APPEARANCE)
+    if not sized.all():
+        return None
+    appearance = np.stack(df["appearance"].to_numpy()).astype(np.float32)
+    return appearance if np.isfinite(appearance).all() else None
+
+
+def table_inputs(df, appearance: bool = True):  # noqa: ANN001, ANN201
+    """Rows with status ok -> (points, descriptors, views) as face_inputs gives them for live faces; the
+    descriptors carry the appearance where table_appearance finds it and `appearance` asks for it."""
+    points, blend = table_arrays(df)
+    views = table_views(df)
+    found = table_appearance(df) if appearance else None
+    if found is not None:
+        blend = with_appearance(blend, found)
+        views = (views[0], with_appearance(views[1], found, mirrored=True), views[2])
+    return points, blend, views
+
+
 def table_subjects(df):  # noqa: ANN001, ANN201 - pandas
     """The person of each row; an image without a person id is its own person (the best a split, or a
     reference, can do without one)."""
@@ -358,6 +419,11 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         if ok.empty:
             continue
         views = table_views(ok)
+        appearance = table_appearance(ok)
+        source["appearance"] = appearance is not None
+        if appearance is not None:
+            blend = with_appearance(blend, appearance)
+            views = (views[0], with_appearance(views[1], appearance, mirrored=True), views[2])
         label_idx = np.array([CLASSES.index(v) for v in labels[keep][finite]], dtype=np.int64)
         targets = vote_targets(ok)
         if targets is None:
@@ -374,9 +440,24 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
                       np.full(len(ok), path.stem, dtype=object), held, *views))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
+    parts = _same_descriptors(parts, sources, on_warning)
     cat = [np.concatenate([p[i] for p in parts]) for i in range(11)]
     return FeatureSet(*cat[:5], sources=sources, targets=cat[5], datasets=cat[6], held_out=cat[7],
                       view_points=cat[8], view_blend=cat[9], has_view=cat[10])
+
+
+def _same_descriptors(parts: list[tuple], sources: list[dict], on_warning) -> list[tuple]:  # noqa: ANN001
+    """Faces of files with and without appearance cannot share one model input: then all go without it."""
+    widths = {p[1].shape[1] for p in parts}
+    if len(widths) == 1:
+        return parts
+    lacking = [s["path"] for s in sources if s.get("used") and not s.get("appearance")]
+    if on_warning is not None:
+        on_warning(f"{', '.join(lacking)} hold no appearance (made by an older emotui): training on the landmarks "
+                   "and blendshapes alone; extract again to use it")
+    for s in sources:
+        s["appearance"] = False
+    return [(p[0], p[1][:, :N_BLENDSHAPES], *p[2:9], p[9][:, :N_BLENDSHAPES], p[10]) for p in parts]
 
 
 # ---------------------------------------------------------------- augmentation (torch, batched)

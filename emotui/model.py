@@ -10,6 +10,9 @@ mean face and its offset from the person's own reference face (emotui.features.p
 blendshape token likewise sees the blendshapes, their offset from the reference and a flag. Where no reference
 is known (a single photo, the first frames of a track) the offsets are zero and the flag is off, and the model,
 trained with references dropped at random, falls back on the face alone.
+
+With `appearance` (set by training where the features files hold it), the blendshape input carries the face's
+appearance (emotui.appearance, a HOG of its aligned crop) after the 52 blendshapes; the mirror map covers both.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from .landmarker import N_LANDMARKS
 
 SIZES = {
     # No transformer: the whole-face MLP alone, on inputs standardised one by one (see the model notes)
-    # (the person reference doubles its inputs and did not pay on unseen faces; 480 keeps it under 1M parameters)
+    # (the person reference doubles its inputs and did not pay on unseen faces; 480 wide, ~1.4M parameters with the appearance)
     "mlp": {"depth": 0, "wide": 480, "standardise": True, "input_noise": 0.1, "reference": False},
     "tiny": {"dim": 48, "depth": 2, "heads": 4, "n_regions": 24},
     "small": {"dim": 96, "depth": 3, "heads": 4, "n_regions": 32},
@@ -46,6 +49,8 @@ class Architecture:
     wide: int = 0  # hidden width of a two-layer MLP over the whole face beside the transformer (0: none)
     standardise: bool = False  # that MLP's inputs each standardised (buffers wide_mean, wide_scale)
     input_noise: float = 0.0  # gaussian noise on those standardised inputs while training
+    # appearance values (emotui.appearance) after the blendshapes in the descriptor input (0: blendshapes alone)
+    appearance: int = 0
 
     def __post_init__(self) -> None:
         if self.depth == 0 and self.wide == 0:
@@ -102,8 +107,9 @@ class ExpressionTransformer(nn.Module):
             self.register_buffer("reference_scale", torch.ones(N_LANDMARKS, 3))
         self.register_buffer("regions", torch.full((r, k), N_LANDMARKS, dtype=torch.long))
         self.register_buffer("point_mirror", torch.arange(N_LANDMARKS))
-        self.register_buffer("blend_mirror", torch.arange(N_BLENDSHAPES))
-        blend_in = 2 * N_BLENDSHAPES + 1 if arch.reference else N_BLENDSHAPES
+        n_desc = N_BLENDSHAPES + arch.appearance
+        self.register_buffer("blend_mirror", torch.arange(n_desc))
+        blend_in = 2 * n_desc + 1 if arch.reference else n_desc
         if arch.depth:
             self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
             self.region_bias = nn.Parameter(torch.zeros(r, d))
@@ -131,7 +137,7 @@ class ExpressionTransformer(nn.Module):
                 columns = torch.zeros(N_LANDMARKS, c, dtype=torch.bool)
                 columns[:, 3:] = True
                 blend = torch.zeros(blend_in, dtype=torch.bool)
-                blend[N_BLENDSHAPES:2 * N_BLENDSHAPES] = True
+                blend[n_desc:2 * n_desc] = True
                 self.register_buffer("ref_columns", torch.cat([columns.flatten(), blend]), persistent=False)
         # Fitted after training on the validation part (emotui.calibration): probabilities are
         # softmax((logits + logit_bias) / temperature). Zero and one leave the network's own output.
@@ -154,8 +160,8 @@ class ExpressionTransformer(nn.Module):
 
     def forward(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor | None = None,
                 ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
-        """(B, 478, 3) canonical points, (B, 52) blendshapes [, their person references (B, 478, 3), (B, 52) and
-        (B,) bool marking the rows that have one] -> (B, n_classes) logits."""
+        """(B, 478, 3) canonical points, (B, 52 + appearance) descriptors [, their person references (B, 478, 3),
+        (B, 52 + appearance) and (B,) bool marking the rows that have one] -> (B, n_classes) logits."""
         x, blendshapes = self._inputs(points, blendshapes, ref_points, ref_blend, has_ref)
         logits = self._token_logits(x, blendshapes) if self.arch.depth else 0
         if self.wide is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config as _config
+from .errors import EmotuiError
 from .features import face_inputs
 from .labels import PRIORS
 
@@ -21,8 +22,6 @@ class Predictor:
     def __init__(self, model, config: dict, checksum: str, model_dir: Path,  # noqa: ANN001
                  prior: str = "data") -> None:
         import torch
-
-        from .errors import EmotuiError
 
         if prior not in PRIORS:
             raise EmotuiError(f"unknown prior {prior!r} (one of: {', '.join(PRIORS)})")
@@ -52,6 +51,9 @@ class Predictor:
                        batch_size: int = 512, views: tuple | None = None) -> np.ndarray:
         """Probabilities for faces already in the feature spec (see emotui.features), with their person
         references where known and their mirror views (view_points, view_blend, has_view) where given."""
+        blendshapes = self._descriptors(blendshapes)
+        ref_blend = None if ref_blend is None else self._descriptors(ref_blend)
+        views = None if views is None else (views[0], self._descriptors(views[1]), views[2])
         arrays = [points, blendshapes] + ([] if ref_points is None else [ref_points, ref_blend, has_ref])
         has = np.flatnonzero(views[2]) if views is not None else np.zeros(0, dtype=np.int64)
         if len(has):  # in the same batch: for a frame's few faces one call costs what two would each
@@ -66,6 +68,14 @@ class Predictor:
         out, extra = out[:n], out[n:]
         out[has] = (out[has] + extra) / 2
         return out
+
+    def _descriptors(self, blend: np.ndarray) -> np.ndarray:
+        """The descriptor columns this model reads: the blendshapes, and the appearance if it was trained on it."""
+        width = self.model.blend_mirror.numel()
+        if blend.shape[1] < width:
+            raise EmotuiError(f"{self.model_id} reads the faces' appearance, which these faces lack (a features file "
+                              "of an older emotui: extract it again)")
+        return blend[:, :width]
 
     def _probabilities(self, arrays: list[np.ndarray], batch_size: int) -> np.ndarray:
         torch = self._torch

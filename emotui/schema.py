@@ -7,7 +7,8 @@ Columns (documented in README.md, "Features file"):
   transform list<float32>[16] (row-major), bbox list<float32>[4] (x0, y0, x1, y1 pixels),
   size int64, mtime_ns int64, landmarker str (sha256 of the model that made the row),
   mirror_landmarks, mirror_blendshapes, mirror_transform (the same face meshed in the mirrored image, in its
-  coordinates; null where that pass missed it, and in files of emotui before 0.9)
+  coordinates; null where that pass missed it, and in files of emotui before 0.9),
+  appearance list<float32>[900] (emotui.appearance: HOG of the face's aligned crop; null in older files)
 plus any extra per-subject columns a dataset brings (e.g. emotions.csv's gender, age, country).
 """
 
@@ -38,9 +39,11 @@ BASE_FIELDS = [
     pa.field("mirror_landmarks", pa.list_(pa.float32())),
     pa.field("mirror_blendshapes", pa.list_(pa.float32())),
     pa.field("mirror_transform", pa.list_(pa.float32())),
+    pa.field("appearance", pa.list_(pa.float32())),
 ]
-# Columns a features file of an older emotui lacks: read as null (no mirror view), never as a foreign file.
-OPTIONAL_COLUMNS = ("mirror_landmarks", "mirror_blendshapes", "mirror_transform")
+# Columns a features file of an older emotui lacks: read as null (no mirror view, no appearance), never as a
+# foreign file.
+OPTIONAL_COLUMNS = ("mirror_landmarks", "mirror_blendshapes", "mirror_transform", "appearance")
 # Per face, in the order of Detected.faces' tuples.
 FACE_COLUMNS = ("landmarks", "blendshapes", "transform", "bbox", *OPTIONAL_COLUMNS)
 BASE_SCHEMA = pa.schema(BASE_FIELDS, metadata={b"emotui.features": str(SCHEMA_VERSION).encode()})

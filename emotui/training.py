@@ -24,7 +24,15 @@ from .errors import DatasetError
 from .calibration import expected_calibration_error, fit_temperature_and_bias
 from .evaluation import classification_metrics, metrics_from_confusion, summarize_folds
 from .events import EpochMetrics, EventHandler, Finished, ignore
-from .features import Augment, FeatureSet, blendshape_mirror_map, load_features, mirror_map, persons_in
+from .features import (
+    N_BLENDSHAPES,
+    Augment,
+    FeatureSet,
+    blendshape_mirror_map,
+    load_features,
+    mirror_map,
+    persons_in,
+)
 from .labels import CLASSES
 from .recipes import DEFAULT_MODEL_SIZE, RECIPES
 from .splits import subject_folds, subject_split
@@ -58,6 +66,8 @@ class TrainConfig:
     # each face's mirror view (the mesh of the mirrored image) is one more training face, and judging averages
     # over both, as prediction does (FER+ valid 0.755 -> 0.777 of all images, models/default/NOTES.md)
     views: bool = True
+    # the faces' appearance (emotui.appearance) as model input where the features files hold it
+    appearance: bool = True
     calibrate: str = "prior"  # after training, on the validation part: none | temperature | prior (temperature + bias)
     val_fraction: float = 0.1
     test_fraction: float = 0.1
@@ -171,8 +181,12 @@ class _Run:
         if len(self.val_idx) == 0 or len(self.train_idx) == 0:
             raise DatasetError("too few subjects for a training and a validation part")
         torch.manual_seed(cfg.seed)
+        if not cfg.appearance:
+            fs = fs.without_appearance()
+        self.fs = fs
         mean = fs.points[self.train_idx].mean(0)
-        point_mirror, blend_mirror = mirror_map(mean), blendshape_mirror_map()
+        n_appearance = fs.blendshapes.shape[1] - N_BLENDSHAPES
+        point_mirror, blend_mirror = mirror_map(mean), blendshape_mirror_map(fs.blendshapes.shape[1])
         train = (fs.with_view_rows(self.train_idx, point_mirror, blend_mirror) if cfg.views
                  else fs.subset(self.train_idx))
         mean = train.points.mean(0)
@@ -182,7 +196,8 @@ class _Run:
         reference = bool(train.has_ref.mean() >= 0.5) if cfg.reference == "auto" else cfg.reference
         self.augment = (replace(cfg.augment, identity_swap=cfg.reference_identity_swap)
                         if reference and cfg.reference_identity_swap is not None else cfg.augment)
-        over = {"shape_token": cfg.shape_token, "dropout": cfg.dropout, **({"wide": cfg.wide} if cfg.wide else {}),
+        over = {"shape_token": cfg.shape_token, "dropout": cfg.dropout, "appearance": n_appearance,
+                **({"wide": cfg.wide} if cfg.wide else {}),
                 **({} if reference is None else {"reference": reference})}
         self.model = ExpressionTransformer(Architecture.of_size(cfg.model_size, **over))
         ref_scale = None

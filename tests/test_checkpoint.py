@@ -51,11 +51,12 @@ def test_the_model_card_describes_the_shipped_weights():
 @pytest.mark.parametrize("wide", [0, 32])  # with and without the whole-face MLP beside the transformer
 def test_save_and_reload_give_identical_predictions(tmp_path, ck_subset_features, wide):
     fs = load_features([ck_subset_features])
-    model = ExpressionTransformer(Architecture.of_size("tiny", wide=wide))
-    from emotui.features import blendshape_mirror_map, mirror_map
+    from emotui.features import N_BLENDSHAPES, blendshape_mirror_map, mirror_map
 
+    width = fs.blendshapes.shape[1]  # blendshapes and appearance
+    model = ExpressionTransformer(Architecture.of_size("tiny", wide=wide, appearance=width - N_BLENDSHAPES))
     mean = fs.points.mean(0)
-    model.set_geometry(mean, fs.points.std(0) + 0.01, mirror_map(mean), blendshape_mirror_map())
+    model.set_geometry(mean, fs.points.std(0) + 0.01, mirror_map(mean), blendshape_mirror_map(width))
     model.eval()
     save_checkpoint(model, tmp_path / "m", {"complete": True, "metrics": {}})
     first = Predictor.load(tmp_path / "m").predict_arrays(fs.points, fs.blendshapes)

@@ -75,7 +75,7 @@ def test_features_file_keeps_views_and_old_files_still_load(ck_subset_features, 
 def test_training_rows_are_each_face_and_its_view(ck_subset_features):
     fs = load_features([ck_subset_features])
     idx = np.arange(20)
-    rows = fs.with_view_rows(idx, mirror_map(fs.points.mean(0)), blendshape_mirror_map())
+    rows = fs.with_view_rows(idx, mirror_map(fs.points.mean(0)), blendshape_mirror_map(fs.blendshapes.shape[1]))
     n_views = int(fs.has_view[idx].sum())
     assert len(rows) == 20 + n_views
     assert np.array_equal(rows.points[20:], fs.view_points[idx][fs.has_view[idx]])
