@@ -51,6 +51,8 @@ class Predictor:
                        batch_size: int = 512, views: tuple | None = None) -> np.ndarray:
         """Probabilities for faces already in the feature spec (see emotui.features), with their person
         references where known and their mirror views (view_points, view_blend, has_view) where given."""
+        if not len(points):  # no faces carry no descriptors to check, whatever width they were given at
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
         blendshapes = self._descriptors(blendshapes)
         ref_blend = None if ref_blend is None else self._descriptors(ref_blend)
         views = None if views is None else (views[0], self._descriptors(views[1]), views[2])

