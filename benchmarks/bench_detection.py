@@ -1,4 +1,4 @@
-"""Detection rate and cost: the single MediaPipe pass against the small-faces path (emotui.small_faces).
+"""Detection rate and cost: the single MediaPipe pass against the small-faces path (emotui.data.small_faces).
 
 For each dataset, a deterministic sample of its manifest (every k-th row) goes through extraction's per-image
 function (`detect_image`, one face wanted, as `emotui extract` runs by default) with two Landmarkers: the old
@@ -22,8 +22,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 os.environ.setdefault("EMOTUI_LANDMARKER", str(SHARED / "models" / "face_landmarker.task"))
 
-from emotui.detection import DETECT_FACES, detect_image  # noqa: E402
-from emotui.landmarker import Landmarker, read_image  # noqa: E402
+from emotui.data.detection import DETECT_FACES, detect_image  # noqa: E402
+from emotui.data.landmarker import Landmarker, read_image  # noqa: E402
 
 
 def sample(dataset: Path, n: int) -> list[str]:

@@ -76,7 +76,7 @@ if len(sys.argv) > 4:
 
 def subset(dataset: Path, limit: int, workdir: Path) -> Path:
     """A CSV manifest of `limit` images spread over the classes (the same images for every measurement)."""
-    from emotui.datasets import discover
+    from emotui.data.datasets import discover
 
     frame = discover(dataset)
     if limit and limit < len(frame):
@@ -112,7 +112,7 @@ def found_subset(manifest: Path, workdir: Path) -> Path:
 
 
 def bare_loop(workdir: Path, mirrored: bool = False, found_out: Path | None = None) -> dict:
-    from emotui.landmarker import resolve_landmarker
+    from emotui.data.landmarker import resolve_landmarker
 
     extra = ["mirror" if mirrored else "-", str(found_out)] if found_out else (["mirror"] if mirrored else [])
     done, wall, cpu = run_timed([sys.executable, "-c", BARE_LOOP, str(resolve_landmarker()), str(workdir / "paths.txt"),
@@ -268,7 +268,7 @@ def engines(args: argparse.Namespace) -> None:
 
 
 def detection_rates(args: argparse.Namespace) -> None:
-    from emotui.extraction import run_extraction
+    from emotui.data.extraction import run_extraction
 
     args.features_dir.mkdir(parents=True, exist_ok=True)
     for name in ("kaggle-layout-sample", "ckplus48", "muxspace-fe"):

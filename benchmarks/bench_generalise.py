@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emotui.recipes import DEFAULT_MODEL_SIZE
+from emotui.learn.recipes import DEFAULT_MODEL_SIZE
 
 
 def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
@@ -32,7 +32,7 @@ def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
 
 
 def _config(overrides: list[str], epochs: int, size: str):  # noqa: ANN202
-    from emotui.training import config_for
+    from emotui.learn.training import config_for
 
     cfg = config_for(size, epochs=epochs)
     for item in overrides:  # key=value, or augment.key=value
@@ -51,7 +51,7 @@ def _config(overrides: list[str], epochs: int, size: str):  # noqa: ANN202
 
 def run_protocol(name: str, train: list[Path], test_on: list[Path], epochs: int, size: str, overrides: list[str],
                  out_root: str) -> dict:
-    from emotui.training import run_training
+    from emotui.learn.training import run_training
 
     cfg = _config(overrides, epochs, size)
     out = Path(out_root) / name.replace(" ", "_").replace(":", "").replace("(", "").replace(")", "")
@@ -67,8 +67,8 @@ def baseline(train: list[Path], test_on: list[Path]) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from emotui.evaluation import classification_metrics
-    from emotui.features import load_features
+    from emotui.learn.evaluation import classification_metrics
+    from emotui.data.features import load_features
 
     fs = load_features(train + test_on).without_appearance()  # the baseline of the issue: mesh and blendshapes
     test_names = {p.stem for p in test_on}
@@ -91,8 +91,8 @@ def baseline(train: list[Path], test_on: list[Path]) -> dict:
 def evaluate_kept(keep: Path, features: list[Path]) -> None:
     """Each kept protocol model judged again on its left-out file (which may be a newer extraction of the same
     images), with the class prior fitted on validation and without it (logit bias zeroed)."""
-    from emotui.evaluation import evaluate
-    from emotui.predictor import Predictor
+    from emotui.learn.evaluation import evaluate
+    from emotui.learn.predictor import Predictor
 
     print(f"{'model':<26} {'test data':<12} {'prior':<6} {'acc all':>8} {'acc':>6} {'F1':>6} {'found':>6}  recall per class")
     for f in features:

@@ -36,7 +36,7 @@ def logistic_regression_cv(fs, folds: list[np.ndarray], reference: bool = True) 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from emotui.evaluation import classification_metrics
+    from emotui.learn.evaluation import classification_metrics
 
     results, fit_seconds = [], 0.0
     for test in folds:
@@ -62,7 +62,7 @@ def latency(model_dir: Path, fs, repeats: int = 300) -> dict[str, tuple[float, f
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from emotui.predictor import Predictor
+    from emotui.learn.predictor import Predictor
 
     torch.set_num_threads(1)
     predictor = Predictor.load(model_dir)
@@ -98,9 +98,9 @@ def main() -> None:
     args = parser.parse_args()
 
     from emotui.events import EpochMetrics
-    from emotui.features import load_features
-    from emotui.splits import subject_folds
-    from emotui.training import run_training
+    from emotui.data.features import load_features
+    from emotui.learn.splits import subject_folds
+    from emotui.learn.training import run_training
 
     work = Path(tempfile.mkdtemp(prefix="emotui-bench-"))
     for path in args.features:

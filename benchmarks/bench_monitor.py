@@ -8,7 +8,7 @@
 2. classifier + log write per frame (ms). Target <= 3 ms.
 3. resident memory after --minutes of continuous watching (the video looped) / after a tenth of that.
    Target <= 1.10.
-The classifier is emotui.predictor.Predictor (the default model) when this build has it, otherwise the test
+The classifier is emotui.learn.predictor.Predictor (the default model) when this build has it, otherwise the test
 stand-in (tests/standin_predictor.py); the script says which.
 """
 
@@ -28,21 +28,21 @@ os.environ.setdefault("GLOG_minloglevel", "2")
 if not (REPO / "models" / "face_landmarker.task").exists():
     os.environ.setdefault("EMOTUI_LANDMARKER", str(REPO.parent / "shared" / "models" / "face_landmarker.task"))
 
-from emotui.camera import FrameSource, open_source  # noqa: E402
+from emotui.live.camera import FrameSource, open_source  # noqa: E402
 from emotui.errors import EmotuiError  # noqa: E402
 from emotui.events import Prediction  # noqa: E402
-from emotui.landmarker import Landmarker  # noqa: E402
-from emotui.logstore import LogStore  # noqa: E402
-from emotui.monitor import run_monitor  # noqa: E402
+from emotui.data.landmarker import Landmarker  # noqa: E402
+from emotui.live.logstore import LogStore  # noqa: E402
+from emotui.live.monitor import run_monitor  # noqa: E402
 
 DEFAULT_VIDEO = REPO.parent / "shared" / "media" / "WolfgangLanger_Pexels.mp4"
 
 
 def load_classifier():
     try:
-        from emotui.predictor import Predictor
+        from emotui.learn.predictor import Predictor
 
-        return Predictor.load(None), "emotui.predictor.Predictor (default model)"
+        return Predictor.load(None), "emotui.learn.predictor.Predictor (default model)"
     except (ImportError, EmotuiError) as exc:
         from tests.standin_predictor import load_test_predictor
 
@@ -75,7 +75,7 @@ def classifier_alone(video: Path, classifier, frames: int = 200, views: bool = F
     import cv2
     import torch
 
-    from emotui.features import ReferenceTracker, face_inputs
+    from emotui.data.features import ReferenceTracker, face_inputs
 
     torch.set_num_threads(1)
     faces = []

@@ -40,15 +40,15 @@ def make_jobs(args: argparse.Namespace):  # noqa: ANN201
     real = real_jobs()
     chosen = {"extract": stand.extract, "watch": stand.watch, "train": stand.train}
     names = {"extract": "stand-in", "watch": "stand-in", "train": "stand-in"}
-    if _available("emotui.extraction", "emotui.datasets"):
+    if _available("emotui.data.extraction", "emotui.data.datasets"):
         chosen["extract"], names["extract"] = real.extract, "real"
     model = Path(args.model) if args.model else config.default_model_dir()
-    if _available("emotui.monitor", "emotui.predictor", "emotui.logstore") and (Path(model) / "config.json").is_file():
+    if _available("emotui.live.monitor", "emotui.learn.predictor", "emotui.live.logstore") and (Path(model) / "config.json").is_file():
         chosen["watch"], names["watch"] = real.watch, "real"
     else:
         model = None
     features = None
-    if _available("emotui.training") and args.features:
+    if _available("emotui.learn.training") and args.features:
         chosen["train"], names["train"] = real.train, "real"
         features = Path(args.features)
     jobs = type(real)(**{**real.__dict__, "discover": real.discover if names["extract"] == "real" else stand.discover,

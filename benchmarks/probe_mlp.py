@@ -18,7 +18,7 @@ import numpy as np
 
 
 def inputs(fs, mean: np.ndarray, mirrored: bool) -> np.ndarray:  # noqa: ANN001 - FeatureSet
-    from emotui.features import blendshape_mirror_map, mirror_map
+    from emotui.data.features import blendshape_mirror_map, mirror_map
 
     points, blend = fs.points, fs.blendshapes
     if mirrored:
@@ -56,8 +56,8 @@ def main() -> None:
     import torch
     from sklearn.linear_model import LogisticRegression
 
-    from emotui.evaluation import classification_metrics
-    from emotui.features import load_features
+    from emotui.learn.evaluation import classification_metrics
+    from emotui.data.features import load_features
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("features", nargs="+", type=Path)

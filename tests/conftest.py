@@ -37,7 +37,7 @@ def _isolated_data(tmp_path_factory, monkeypatch):  # noqa: ANN001
 @pytest.fixture(scope="session")
 def predictor():
     """The shipped default classifier, as `emotui watch` loads it without --model."""
-    from emotui.predictor import Predictor
+    from emotui.learn.predictor import Predictor
 
     return Predictor.load()
 
@@ -46,11 +46,11 @@ def predictor():
 
 def write_features(rows: list[dict], path: Path) -> Path:
     """Rows (path, label, subject, status, width, height and, for faces, landmarks/blendshapes/transform/bbox)
-    -> a features Parquet file in emotui.schema.BASE_SCHEMA."""
+    -> a features Parquet file in emotui.data.schema.BASE_SCHEMA."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from emotui.schema import BASE_SCHEMA
+    from emotui.data.schema import BASE_SCHEMA
 
     columns = {f.name: [row.get(f.name) for row in rows] for f in BASE_SCHEMA}
     pq.write_table(pa.Table.from_pydict(columns, schema=BASE_SCHEMA), path)
@@ -79,7 +79,7 @@ def extract_subset(name: str, rows: list[dict], folder: Path, *, out_name: str |
         writer.writeheader()
         writer.writerows({"path": DATASETS / name / r["file"], **{k: v for k, v in r.items() if k != "file"}}
                          for r in rows)
-    from emotui.extraction import run_extraction
+    from emotui.data.extraction import run_extraction
 
     out = folder / f"{out_name or name}.parquet"
     run_extraction(folder / f"{name}.csv", out, **{"workers": 1, **options})
@@ -99,7 +99,7 @@ def ck_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
 @pytest.fixture(scope="session")
 def reference_model(ck_subset_features, tmp_path_factory) -> Path:  # noqa: ANN001
     """A tiny transformer, which uses person references (the shipped MLP judges each face alone), trained briefly."""
-    from emotui.training import run_training
+    from emotui.learn.training import run_training
 
     out = tmp_path_factory.mktemp("models") / "tiny"
     run_training([ck_subset_features], out, epochs=4, model_size="tiny", test_fraction=0.2, val_fraction=0.15, seed=1)
@@ -109,8 +109,8 @@ def reference_model(ck_subset_features, tmp_path_factory) -> Path:  # noqa: ANN0
 def watched_log(path: Path, predictor, *frames: int | None) -> list[str]:  # noqa: ANN001
     """A real prediction log at `path`: one session watching single_face.mp4 per entry of `frames` (how many frames,
     None for the whole video); returns the session ids."""
-    from emotui.logstore import LogStore
-    from emotui.monitor import run_monitor
+    from emotui.live.logstore import LogStore
+    from emotui.live.monitor import run_monitor
 
     with LogStore(path) as store:
         return [run_monitor(MEDIA / "single_face.mp4", predictor=predictor, store=store, interval=0, fast=True,

@@ -3,7 +3,7 @@
 import os
 from pathlib import Path
 
-from emotui.detection import detect_chunk
+from emotui.data.detection import detect_chunk
 
 
 def detect_or_die(paths):  # noqa: ANN001, ANN201

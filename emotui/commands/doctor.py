@@ -65,7 +65,7 @@ def collect(landmarker: str | Path | None = None) -> list[Check]:
 
 def _landmarker_check(explicit: str | Path | None) -> Check:
     from ..errors import EmotuiError
-    from ..landmarker import LANDMARKER_SHA256, resolve_landmarker
+    from ..data.landmarker import LANDMARKER_SHA256, resolve_landmarker
 
     try:
         path = resolve_landmarker(explicit, download=False)  # verifies the sha256

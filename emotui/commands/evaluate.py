@@ -22,13 +22,13 @@ def evaluate(data, model_dir, prior, as_json) -> None:  # noqa: ANN001
     DATA is a features file, a dataset folder or a CSV manifest with path,label[,subject] columns (as `emotui
     extract` takes); a folder or manifest is extracted first (only what is new), with progress on stderr.
     """
-    from ..evaluation import evaluate as run_evaluation
+    from ..learn.evaluation import evaluate as run_evaluation
     from ..progress_render import EventRenderer
 
     with EventRenderer() as render:
         metrics = run_evaluation(data, model_dir, on_event=render, prior=prior)
     if metrics.get("trained_on"):
-        from ..evaluation import trained_on_warning
+        from ..learn.evaluation import trained_on_warning
 
         click.echo(f"emotui: warning: {trained_on_warning(metrics['trained_on'])}", err=True)
     if as_json:

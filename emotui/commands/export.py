@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..logstore import FORMATS
+from ..live.logstore import FORMATS
 
 
 @click.command("export")
@@ -22,7 +22,7 @@ def export(session: str | None, all_sessions: bool, since: str | None, until: st
     Without --session or --all: the most recent session, or with --since/--until every session in that time.
     """
     from ..errors import UsageError
-    from ..logstore import LogStore
+    from ..live.logstore import LogStore
 
     if session and all_sessions:
         raise UsageError("give --session or --all, not both")

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..schema import STATUSES
+from ..data.schema import STATUSES
 from .render import output_console
 
 
@@ -48,16 +48,16 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
     test/) or a CSV manifest with path,label[,subject] columns. A second run only does what is new or changed;
     Ctrl-C saves what is finished (run again to resume).
     """
-    from ..datasets import describe_unknown, discover
-    from ..extraction import features_path_for, run_extraction
-    from ..landmarker import resolve_landmarker
+    from ..data.datasets import describe_unknown, discover
+    from ..data.extraction import features_path_for, run_extraction
+    from ..data.landmarker import resolve_landmarker
     from ..progress_render import EventRenderer, download_progress
 
     err = Console(stderr=True)
     if address and engine != "ray":
         raise click.UsageError("--address needs --engine ray")
     if engine == "ray":
-        from ..extraction_ray import check_address, import_ray
+        from ..data.extraction_ray import check_address, import_ray
 
         import_ray()  # a missing extra or a wrong address is said before the dataset is read
         if address:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ..features import REFERENCE_MIN_FACES
+from ..data.features import REFERENCE_MIN_FACES
 from . import prior_option
 
 
@@ -25,9 +25,9 @@ from . import prior_option
 def predict(images, model_dir, max_faces, same_person, prior, as_json) -> None:  # noqa: ANN001
     """Label, the 8 probabilities and the bounding box of each face (largest first)."""
     from ..errors import ImageReadError
-    from ..detection import decode_for_detection
-    from ..landmarker import Landmarker
-    from ..predictor import Predictor
+    from ..data.detection import decode_for_detection
+    from ..data.landmarker import Landmarker
+    from ..learn.predictor import Predictor
 
     predictor = Predictor.load(model_dir, prior)
     detected, failed = [], 0
@@ -90,7 +90,7 @@ def _full_size(faces: list, scale: float) -> list:
 
 def _person_reference(faces: list) -> tuple | None:
     """(ref_points, ref_blend, has_ref) of one person from their faces, or None with too few of them."""
-    from ..features import face_arrays, person_references
+    from ..data.features import face_arrays, person_references
 
     if not faces:
         return None

@@ -17,7 +17,7 @@ def sessions(db: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     from .. import config
-    from ..logstore import LogStore
+    from ..live.logstore import LogStore
 
     if db is None and not config.log_db_path().exists():
         click.echo(f"no sessions in {config.log_db_path()} yet (run `emotui watch`)", err=True)

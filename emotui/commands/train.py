@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..recipes import DEFAULT_MODEL_SIZE
+from ..learn.recipes import DEFAULT_MODEL_SIZE
 
 
 @click.command(name="train")
@@ -34,7 +34,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
     """
     from rich.console import Console
 
-    from ..training import run_training
+    from ..learn.training import run_training
     from .render import metrics_table, output_console
 
     err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -72,7 +72,7 @@ def train(features, out, epochs, folds, seed, model_size, batch_size, lr, test_o
         if result.metrics:
             measured = result.metrics.get("measured_on")
             if measured:
-                from ..model_catalog import measured_text
+                from ..learn.model_catalog import measured_text
 
                 console.print(f"measured on {measured_text(**measured)}")
             console.print(metrics_table(result.metrics))

@@ -11,20 +11,20 @@ from typing import Any
 
 import click
 
-from ..camera import BACKENDS
-from ..errors import EmotuiError, UsageError
+from ..live.camera import BACKENDS
+from ..errors import UsageError
 from . import prior_option
 
 
 def load_predictor(model: str | None, prior: str = "data") -> Any:
     """The classifier for --model DIR (None: the default model) with its --prior."""
-    from ..predictor import Predictor
+    from ..learn.predictor import Predictor
 
     return Predictor.load(model, prior)
 
 
 def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
-    from ..logstore import prediction_record
+    from ..live.logstore import prediction_record
 
     return prediction_record(p)
 
@@ -90,10 +90,10 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
     """Watch a camera, video, image folder or stream; log every prediction to the SQLite log.
 
     Opens the dashboard on its monitor pane, already watching; --headless prints the predictions instead."""
-    from ..camera import open_source, parse_resolution
+    from ..live.camera import open_source, parse_resolution
     from ..events import ItemFailed, Prediction, SourceState
-    from ..logstore import LogStore
-    from ..monitor import run_monitor
+    from ..live.logstore import LogStore
+    from ..live.monitor import run_monitor
 
     if duration is not None and frames is not None:
         raise UsageError("give --duration or --frames, not both")
@@ -153,7 +153,7 @@ def _open_dashboard(source: str, interval: float, model: str | None, db: str | N
     here, before the screen opens."""
     from pathlib import Path
 
-    from ..camera import open_source
+    from ..live.camera import open_source
 
     with open_source(source):
         pass

@@ -53,7 +53,7 @@ class Settings:
     interval: float = 5.0
     watch: bool = False  # open on the monitor pane, already watching (`emotui watch` without --headless)
     landmarker: Path | None = None  # face_landmarker.task for extraction and the monitor (default: where emotui looks)
-    prior: str = "data"  # the monitor's class prior (emotui.predictor.PRIORS)
+    prior: str = "data"  # the monitor's class prior (emotui.learn.predictor.PRIORS)
 
 
 class EmotuiApp(RunsDeferred, App):

@@ -52,7 +52,7 @@ class ExtractPane(JobPane):
             yield PathInput(str(self.dataset or ""), placeholder="a dataset folder (Enter to read it)",
                         id="dataset", compact=True)
             yield Label(" Engine ")
-            # ray: Ray actors, on the cluster of $RAY_ADDRESS or a local instance (emotui.extraction_ray).
+            # ray: Ray actors, on the cluster of $RAY_ADDRESS or a local instance (emotui.data.extraction_ray).
             yield Select([("local", "local"), ("ray", "ray")], value="local", allow_blank=False, id="engine",
                          compact=True)
         yield FixedText("layout: -", id="layout")

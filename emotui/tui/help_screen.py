@@ -36,8 +36,8 @@ KEYS = (
 def _monitor_figures() -> tuple[str, str]:
     """The monitor's own thresholds, so the help cannot drift from them (the core may be absent in a build)."""
     try:
-        from ..features import REFERENCE_MIN_FACES
-        from ..monitor import UNCERTAIN_BELOW
+        from ..data.features import REFERENCE_MIN_FACES
+        from ..live.monitor import UNCERTAIN_BELOW
     except ImportError:
         return "the threshold", "a few"
     return f"{UNCERTAIN_BELOW:.0%}", str(REFERENCE_MIN_FACES)

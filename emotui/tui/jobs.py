@@ -56,9 +56,9 @@ class Jobs:
     describe_model: Callable[[Path | None], Any] = lambda path: describe_model(path)
     name: str = "core"
     # What the log and the features files hold (the sessions view, a dataset opened again): quick reads.
-    features_state: Callable[[Path], Any] = lambda features: None  # -> emotui.features_file.FeaturesState | None
-    sessions: Callable[[], list] = lambda: []  # -> [emotui.logstore.SessionInfo], oldest first
-    session_overview: Callable[[str], Any] = lambda session: None  # -> emotui.logstore.SessionOverview
+    features_state: Callable[[Path], Any] = lambda features: None  # -> emotui.data.features_file.FeaturesState | None
+    sessions: Callable[[], list] = lambda: []  # -> [emotui.live.logstore.SessionInfo], oldest first
+    session_overview: Callable[[str], Any] = lambda session: None  # -> emotui.live.logstore.SessionOverview
 
 
 def _core(module: str, what: str) -> ModuleType:
@@ -71,7 +71,7 @@ def _core(module: str, what: str) -> ModuleType:
 
 
 def discover(dataset: Path) -> DatasetInfo:
-    frame = _core("emotui.datasets", "reading a dataset").discover(Path(dataset))
+    frame = _core("emotui.data.datasets", "reading a dataset").discover(Path(dataset))
     counts = {label: int(n) for label, n in frame["label"].value_counts().items()}
     subjects = int(frame["subject"].nunique()) if "subject" in frame else 0
     return DatasetInfo(str(frame.attrs.get("layout", "recognised")), len(frame), counts, subjects)
@@ -80,19 +80,19 @@ def discover(dataset: Path) -> DatasetInfo:
 def features_for(dataset: Path) -> Path | None:
     """The features extracted earlier for this dataset, if any."""
     try:
-        path = Path(_core("emotui.extraction", "finding features").features_path_for(Path(dataset)))
+        path = Path(_core("emotui.data.extraction", "finding features").features_path_for(Path(dataset)))
     except JobUnavailable:
         return None
     return path if path.exists() else None
 
 
 def features_state(features: Path) -> Any:
-    return _core("emotui.features_file", "reading features").features_state(Path(features))
+    return _core("emotui.data.features_file", "reading features").features_state(Path(features))
 
 
 def sessions() -> list:
     """The sessions in the prediction log; none when there is no log yet."""
-    logstore = _core("emotui.logstore", "listing sessions")
+    logstore = _core("emotui.live.logstore", "listing sessions")
     if not Path(config.log_db_path()).is_file():
         return []
     # Read-only, like every reader beside a running session: it never takes the writer's lock.
@@ -101,13 +101,13 @@ def sessions() -> list:
 
 
 def session_overview(session: str) -> Any:
-    with _core("emotui.logstore", "reading a session").LogStore(read_only=True) as store:
+    with _core("emotui.live.logstore", "reading a session").LogStore(read_only=True) as store:
         return store.overview(session)
 
 
 def extract(dataset: Path, *, on_event, stop, landmarker: Path | None = None,  # noqa: ANN001
             engine: str = "local") -> Path:
-    extraction = _core("emotui.extraction", "extraction")
+    extraction = _core("emotui.data.extraction", "extraction")
     out = Path(extraction.features_path_for(Path(dataset)))
     # The dashboard has no --address: Ray's own variable names the cluster, else a local instance.
     address = (os.environ.get("RAY_ADDRESS") or None) if engine == "ray" else None
@@ -128,7 +128,7 @@ def new_model_dir() -> Path:
 
 def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: float, model_size: str,
           val_fraction: float, on_event, stop, on_warning=None) -> Path:  # noqa: ANN001
-    training = _core("emotui.training", "training")
+    training = _core("emotui.learn.training", "training")
     training.run_training(
         [Path(p) for p in features], Path(out), epochs=epochs, batch_size=batch_size, lr=lr,
         model_size=model_size, val_fraction=val_fraction, on_event=on_event, stop=stop, on_warning=on_warning,
@@ -138,33 +138,33 @@ def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: 
 
 def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop,  # noqa: ANN001
           landmarker: Path | None = None, prior: str = "data") -> Any:
-    predictor = _core("emotui.predictor", "watching").Predictor.load(model_dir, prior)
-    monitor = _core("emotui.monitor", "watching")
-    with _core("emotui.logstore", "watching").LogStore() as store:
+    predictor = _core("emotui.learn.predictor", "watching").Predictor.load(model_dir, prior)
+    monitor = _core("emotui.live.monitor", "watching")
+    with _core("emotui.live.logstore", "watching").LogStore() as store:
         return monitor.run_monitor(source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES,
                                    store=store, on_event=on_event, stop=stop, landmarker=landmarker)
 
 
 def export(session: str, fmt: str, out: Path) -> Path:
     # Read-only: the export must never take the write lock the running session's writer needs.
-    with _core("emotui.logstore", "exporting").LogStore(read_only=True) as store:
+    with _core("emotui.live.logstore", "exporting").LogStore(read_only=True) as store:
         store.export(fmt, Path(out), session=session)
     return Path(out)
 
 
 def list_models(also: list[Path | None]) -> list:
-    return _core("emotui.model_catalog", "listing models").list_models(also)
+    return _core("emotui.learn.model_catalog", "listing models").list_models(also)
 
 
 def describe_model(path: Path | None) -> Any:
     """A model directory's entry (None: the shipped default)."""
-    catalog = _core("emotui.model_catalog", "reading a model")
+    catalog = _core("emotui.learn.model_catalog", "reading a model")
     return catalog.describe_model(path or config.default_model_dir(), default=path is None)
 
 
 def model_sizes() -> tuple[str, ...]:
     """Model sizes training accepts; importing the model module loads torch, so call this in a thread."""
-    for module in ("emotui.model", "emotui.training"):
+    for module in ("emotui.learn.model", "emotui.learn.training"):
         try:
             found = importlib.import_module(module)
             sizes = getattr(found, "MODEL_SIZES", None) or getattr(found, "SIZES", None)

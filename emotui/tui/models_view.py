@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
-from ..model_catalog import ModelEntry, compare
+from ..learn.model_catalog import ModelEntry, compare
 from .charts import MeasuredTable
 from .fields import shorten_middle
 from .messages import RunsDeferred

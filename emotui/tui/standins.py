@@ -18,7 +18,7 @@ import numpy as np
 from .. import config
 from ..events import EpochMetrics, Finished, ItemFailed, Prediction, Progress, SourceState
 from ..labels import CLASSES
-from ..model_catalog import Measured, ModelEntry
+from ..learn.model_catalog import Measured, ModelEntry
 from .jobs import DatasetInfo, Jobs
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -165,7 +165,7 @@ class StandIns:
 
     def sessions(self) -> list:
         """Three logged sessions with fixed figures, oldest first, like LogStore.sessions()."""
-        from ..logstore import SessionInfo
+        from ..live.logstore import SessionInfo
 
         def info(n: int, started: str, ended: str | None, clean: bool | None, reason: str, source: str,
                  frames: int) -> SessionInfo:
@@ -180,7 +180,7 @@ class StandIns:
                      "rtsp://camera.local/stream", 732)]
 
     def session_overview(self, session: str):  # noqa: ANN201
-        from ..logstore import SessionOverview
+        from ..live.logstore import SessionOverview
 
         info = next(i for i in self.sessions() if i.id == session)
         frames = [float(f) for f in range(0, info.frames, max(1, info.frames // 60))]

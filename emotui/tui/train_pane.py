@@ -11,8 +11,8 @@ from textual.widgets import Input, Label, Select, Static
 
 from ..events import EpochMetrics, Finished
 from ..labels import CLASSES
-from ..model_catalog import measured_text
-from ..recipes import DEFAULT_MODEL_SIZE
+from ..learn.model_catalog import measured_text
+from ..learn.recipes import DEFAULT_MODEL_SIZE
 from .charts import BatchedTable, FixedText, LineChart, compact_number, confusion_table, per_class_table
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error

@@ -1,0 +1,333 @@
+"""MediaPipe FaceLandmarker: locating its model file, reading images, and detecting faces.
+
+mediapipe is imported lazily (inside functions) so that `emotui --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from .. import config
+from ..errors import LandmarkerModelError
+from .face import Face, face_bbox, iou, mirrored_box
+
+LANDMARKER_FILENAME = "face_landmarker.task"
+LANDMARKER_URL = (
+    "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
+)
+LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
+N_LANDMARKS = 478
+# MediaPipe's fixed output order of the 52 blendshape scores.
+BLENDSHAPE_NAMES: tuple[str, ...] = (
+    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
+    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
+    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
+    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight",
+    "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
+    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
+    "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
+    "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
+)
+# The landmarker works on a 192 px face crop; decoding huge photos at full size only costs time and memory.
+MAX_DETECT_SIDE = 2048
+
+ProgressFn = Callable[[int, int], None]  # (bytes done, bytes total or 0)
+
+
+# ---------------------------------------------------------------- model file
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_landmarker(path: Path) -> str:
+    """Return the file's sha256, or raise when it is not the expected FaceLandmarker bundle."""
+    if not path.is_file():
+        raise LandmarkerModelError(f"landmarker model not found: {path}")
+    checksum = sha256_of(path)
+    if checksum != LANDMARKER_SHA256:
+        size = path.stat().st_size
+        raise LandmarkerModelError(
+            f"{path} is not the expected face_landmarker.task (sha256 {checksum[:12]}..., {size} bytes; "
+            f"expected {LANDMARKER_SHA256[:12]}...): delete it and run again to download it, or replace it"
+        )
+    return checksum
+
+
+def download_landmarker(dest: Path, on_progress: ProgressFn | None = None, url: str | None = None) -> Path:
+    """Download to a temporary file beside dest, verify it, then rename: a partial download is never used."""
+    url = url or os.environ.get("EMOTUI_LANDMARKER_URL", LANDMARKER_URL)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=dest.name, suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=30) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while block := response.read(1 << 16):
+                out.write(block)
+                done += len(block)
+                if on_progress:
+                    on_progress(done, total)
+        verify_landmarker(tmp)
+        os.replace(tmp, dest)
+    except (urllib.error.URLError, OSError) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", exc)
+        raise LandmarkerModelError(
+            f"cannot download the face landmarker model ({reason}); download {LANDMARKER_URL} "
+            f"and put it at {dest}, or pass --landmarker PATH / set EMOTUI_LANDMARKER"
+        ) from None
+    except LandmarkerModelError:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def resolve_landmarker(
+    explicit: str | Path | None = None, *, download: bool = True, on_progress: ProgressFn | None = None
+) -> Path:
+    """--landmarker PATH > $EMOTUI_LANDMARKER > <models dir>/face_landmarker.task > download into models dir."""
+    chosen = explicit or os.environ.get("EMOTUI_LANDMARKER")
+    if chosen:
+        path = Path(chosen).expanduser()
+        verify_landmarker(path)
+        return path
+    path = config.models_dir() / LANDMARKER_FILENAME
+    if path.exists():
+        verify_landmarker(path)
+        return path
+    if not download:
+        raise LandmarkerModelError(
+            f"no face landmarker model: put {LANDMARKER_FILENAME} at {path} (from {LANDMARKER_URL})"
+        )
+    return download_landmarker(path, on_progress)
+
+
+# ---------------------------------------------------------------- images
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode any image OpenCV reads (grey, RGBA, 16-bit, EXIF-rotated) into 8-bit RGB, within the pixel budget
+    of emotui.data.images (a huge JPEG comes back reduced, any other huge image raises ImageTooLargeError)."""
+    from .images import decode_image
+
+    return decode_image(path)[0]
+
+
+# ---------------------------------------------------------------- faces
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """MediaPipe's C++ side logs a screenful of glog warnings to fd 2 whenever a task is created, which would
+    bury the CLI's progress and scribble over a terminal UI. No environment variable turns them off in 1.x."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+class Landmarker:
+    """A FaceLandmarker in IMAGE or VIDEO mode. Create it in the thread or process that uses it.
+
+    Faces come back largest first, at most max_faces. `refine_small` meshes each face small in the frame again on
+    an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
+    again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
+    IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes); with
+    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.data.small_faces.
+    `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face found in both its
+    `mirror_view`: one more pass per image, measured in models/default/NOTES.md. `appearance` gives each face
+    its Face.appearance, read from the pixels of the image it was found in (~0.1 ms a face).
+    """
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        video: bool = False,
+        max_faces: int = 1,
+        min_confidence: float = 0.5,
+        refine_small: bool = True,
+        search: bool | None = None,
+        mirror_view: bool = True,
+        appearance: bool = True,
+    ) -> None:
+        self.model_path = resolve_landmarker(model_path)
+        self.video = video
+        self.max_faces = max(1, int(max_faces))
+        self.min_confidence = min_confidence
+        self.refine_small = refine_small
+        self.search = (not video) if search is None else bool(search)
+        self.mirror_view = mirror_view
+        self.appearance = appearance
+        self._task = self._create(video)
+        self._image_task = None if video else self._task  # IMAGE mode, for crops, tiles and bordered copies
+        self._last_ts = -1
+
+    def _create(self, video: bool):  # noqa: ANN202 - mediapipe's FaceLandmarker
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self.model_path)),
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+            num_faces=self.max_faces,
+            min_face_detection_confidence=self.min_confidence,
+            min_face_presence_confidence=self.min_confidence,
+            min_tracking_confidence=self.min_confidence,
+            output_face_blendshapes=True,
+            output_facial_transformation_matrixes=True,
+        )
+        with _native_stderr_silenced():
+            return vision.FaceLandmarker.create_from_options(options)
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None, *, want: int | None = None) -> list[Face]:
+        """Faces in an RGB uint8 image. VIDEO mode needs increasing timestamps; equal ones are nudged forward.
+
+        `want` (default max_faces) is how many faces make a search for missed ones unnecessary: a caller that
+        asks for more faces than it needs, to pick the largest, passes what it needs."""
+        height, width = rgb.shape[:2]
+        if self.video:
+            ts = int(timestamp_ms if timestamp_ms is not None else self._last_ts + 1)
+            ts = max(ts, self._last_ts + 1)
+            self._last_ts = ts
+            faces = self._find(rgb, lambda small: self._run(small, ts, (width, height)), want)
+        else:
+            faces = self._find(rgb, lambda small: self._run(small, None, (width, height)), want)
+        if not faces and self.search:
+            return self._rescue(rgb, want)
+        return self._with_appearance(rgb, self._with_views(rgb, faces))
+
+    def _with_appearance(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        """The faces with their appearance, read in `rgb`, the image their landmarks are normalised to."""
+        if not self.appearance:
+            return faces
+        from .appearance import face_appearance
+
+        return [dataclasses.replace(f, appearance=face_appearance(rgb, f.landmarks)) for f in faces]
+
+    def _with_views(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
+        if not (self.mirror_view and faces):
+            return faces
+        width = rgb.shape[1]
+        mirrored = np.ascontiguousarray(rgb[:, ::-1])
+        # it looks for the faces already found, not for more: a search there would find no face worth a view
+        views = self._find(mirrored, self._image_pass(rgb), len(faces))
+        return [_with_mirror_view(face, views, width) for face in faces]
+
+    def _rescue(self, rgb: np.ndarray, want: int | None) -> list[Face]:
+        """Faces of an image where every pass found none, from the image mirrored and then turned
+        (emotui.data.small_faces.RESCUE_TURNS). A face found in the mirror is that mesh, in the mirrored image's
+        coordinates like any mirror view (the classifier takes either), with its box mirrored back; it has no view."""
+        from . import small_faces
+
+        height, width = rgb.shape[:2]
+        mirrored = np.ascontiguousarray(rgb[:, ::-1])
+        views = self._find(mirrored, self._image_pass(rgb), want)
+        if views:
+            return [dataclasses.replace(v, bbox=mirrored_box(v.bbox, width))
+                    for v in self._with_appearance(mirrored, views)]
+        for degrees in small_faces.RESCUE_TURNS:
+            image, back = small_faces.turned(rgb, degrees)
+            found = self._with_views(image, self._find(image, self._image_pass(image), want))
+            if found:  # the crop is aligned by the eyes, so the upright image serves
+                return self._with_appearance(rgb, [small_faces.unturn(face, back, width, height) for face in found])
+        return []
+
+    def _image_pass(self, rgb: np.ndarray) -> Callable[[np.ndarray], list[Face]]:
+        """One IMAGE-mode pass over a shrunk copy of `rgb`, boxes in `rgb`'s pixels (what _find's first pass is)."""
+        size = (rgb.shape[1], rgb.shape[0])
+        return lambda small: self._run(small, None, size, self._image_task_())
+
+    def _find(self, rgb: np.ndarray, first_pass, want: int | None) -> list[Face]:  # noqa: ANN001
+        """The faces of one image, largest first: `first_pass` on the frame shrunk to the working size, then the
+        search for missed faces and the small faces meshed again (emotui.data.small_faces)."""
+        import cv2
+
+        height, width = rgb.shape[:2]
+        scale = MAX_DETECT_SIDE / max(height, width)
+        small = cv2.resize(rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else rgb
+        faces = first_pass(small)
+        if not (self.search or self.refine_small):
+            return sorted(faces, key=lambda f: f.area, reverse=True)[: self.max_faces]
+        from . import small_faces
+
+        if self.search and len(faces) < (want or self.max_faces):
+            faces = small_faces.merge(faces, small_faces.search(self._run_image, small, width, height, not faces))
+        if self.refine_small:
+            refined = [small_faces.refine(self._run_image, rgb, f) if small_faces.is_small(f, width, height) else f
+                       for f in faces]
+            faces = small_faces.dedupe(refined)
+        faces.sort(key=lambda f: f.area, reverse=True)
+        return faces[: self.max_faces]
+
+    def _image_task_(self):  # noqa: ANN202
+        if self._image_task is None:
+            self._image_task = self._create(video=False)
+        return self._image_task
+
+    def _run_image(self, rgb: np.ndarray) -> list[Face]:
+        return self._run(rgb, None, None, self._image_task_())
+
+    def _run(self, rgb: np.ndarray, ts: int | None, size: tuple[int, int] | None, task=None) -> list[Face]:  # noqa: ANN001
+        """One MediaPipe pass; bboxes in pixels of `size` (default: rgb's own)."""
+        import mediapipe as mp
+
+        width, height = size or (rgb.shape[1], rgb.shape[0])
+        image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        task = task or self._task
+        result = task.detect_for_video(image, ts) if ts is not None else task.detect(image)
+        faces = []
+        for i, points in enumerate(result.face_landmarks):
+            landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+            shapes = result.face_blendshapes[i] if result.face_blendshapes else []
+            blendshapes = np.array([c.score for c in shapes], dtype=np.float32)
+            if blendshapes.shape != (len(BLENDSHAPE_NAMES),):
+                blendshapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
+            matrices = result.facial_transformation_matrixes
+            transform = np.asarray(matrices[i], dtype=np.float32) if matrices else np.eye(4, dtype=np.float32)
+            faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), face_bbox(landmarks, width, height)))
+        return faces
+
+    def close(self) -> None:
+        for task in {id(t): t for t in (self._task, self._image_task) if t is not None}.values():
+            task.close()
+        self._task = self._image_task = None
+
+    def __enter__(self) -> Landmarker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _with_mirror_view(face: Face, views: list[Face], width: int) -> Face:
+    """`face` with the view of the mirrored image whose box, mirrored back, overlaps it most (none below
+    SAME_FACE_IOU: a different face, or one the mirrored pass missed)."""
+    from .small_faces import SAME_FACE_IOU
+
+    best = max(views, key=lambda v: iou(mirrored_box(v.bbox, width), face.bbox), default=None)
+    if best is None or iou(mirrored_box(best.bbox, width), face.bbox) < SAME_FACE_IOU:
+        return face
+    return dataclasses.replace(face, mirror_view=best)
