@@ -94,7 +94,42 @@ def region_table(mean_points: np.ndarray, n_regions: int, seed: int = 0, iters: 
     return table
 
 
-class ExpressionTransformer(nn.Module):
+class _MirrorAveraging:
+    """Judging each face together with its mirror image, as prediction does. A part of ExpressionTransformer: it
+    uses the mirror maps (point_mirror, blend_mirror), the calibration buffers and the forward pass."""
+
+    def mirror(self, points: torch.Tensor, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""
+        return points[:, self.point_mirror] * points.new_tensor([-1.0, 1.0, 1.0]), blendshapes[:, self.blend_mirror]
+
+    def _mirrored_references(self, ref_points: torch.Tensor,
+                             ref_blend: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The references seen in the mirror; as they are for a model without reference inputs, which ignores them
+        (mirroring them cost ~10 % of the MLP's time per face)."""
+        return self.mirror(ref_points, ref_blend) if self.arch.reference else (ref_points, ref_blend)
+
+    def mirrored_logits(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor,
+                        ref_blend: torch.Tensor, has_ref: torch.Tensor) -> torch.Tensor:
+        """Raw logits averaged over each face and its mirror image (before temperature and bias)."""
+        p2, b2 = self.mirror(points, blendshapes)
+        r2, rb2 = self._mirrored_references(ref_points, ref_blend)
+        return (self(points, blendshapes, ref_points, ref_blend, has_ref) + self(p2, b2, r2, rb2, has_ref)) / 2
+
+    def probabilities(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor | None = None,
+                      ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
+        """Class probabilities averaged over each face and its mirror image (the model was trained with mirror
+        augmentation, so this halves left/right noise for the price of a batch of two)."""
+        n = points.shape[0]
+        p2, b2 = self.mirror(points, blendshapes)
+        args = [torch.cat([points, p2]), torch.cat([blendshapes, b2])]
+        if ref_points is not None:
+            r2, rb2 = self._mirrored_references(ref_points, ref_blend)
+            args += [torch.cat([ref_points, r2]), torch.cat([ref_blend, rb2]), torch.cat([has_ref, has_ref])]
+        probs = torch.softmax((self(*args) + self.logit_bias) / self.temperature, dim=1)
+        return (probs[:n] + probs[n:]) / 2
+
+
+class ExpressionTransformer(_MirrorAveraging, nn.Module):
     def __init__(self, arch: Architecture) -> None:
         super().__init__()
         self.arch = arch
@@ -219,36 +254,6 @@ class ExpressionTransformer(nn.Module):
         spread = (total_sq / len(points) - mean ** 2).clamp_min(0).sqrt()
         self.wide_mean.copy_(mean.float())
         self.wide_scale.copy_((spread + 1e-3).float())  # the flag and nearly constant inputs stay near their size
-
-    def mirror(self, points: torch.Tensor, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The same faces seen in a mirror: points swapped with their twins and x negated, Left/Right swapped."""
-        return points[:, self.point_mirror] * points.new_tensor([-1.0, 1.0, 1.0]), blendshapes[:, self.blend_mirror]
-
-    def _mirrored_references(self, ref_points: torch.Tensor,
-                             ref_blend: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The references seen in the mirror; as they are for a model without reference inputs, which ignores them
-        (mirroring them cost ~10 % of the MLP's time per face)."""
-        return self.mirror(ref_points, ref_blend) if self.arch.reference else (ref_points, ref_blend)
-
-    def mirrored_logits(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor,
-                        ref_blend: torch.Tensor, has_ref: torch.Tensor) -> torch.Tensor:
-        """Raw logits averaged over each face and its mirror image (before temperature and bias)."""
-        p2, b2 = self.mirror(points, blendshapes)
-        r2, rb2 = self._mirrored_references(ref_points, ref_blend)
-        return (self(points, blendshapes, ref_points, ref_blend, has_ref) + self(p2, b2, r2, rb2, has_ref)) / 2
-
-    def probabilities(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor | None = None,
-                      ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
-        """Class probabilities averaged over each face and its mirror image (the model was trained with mirror
-        augmentation, so this halves left/right noise for the price of a batch of two)."""
-        n = points.shape[0]
-        p2, b2 = self.mirror(points, blendshapes)
-        args = [torch.cat([points, p2]), torch.cat([blendshapes, b2])]
-        if ref_points is not None:
-            r2, rb2 = self._mirrored_references(ref_points, ref_blend)
-            args += [torch.cat([ref_points, r2]), torch.cat([ref_blend, rb2]), torch.cat([has_ref, has_ref])]
-        probs = torch.softmax((self(*args) + self.logit_bias) / self.temperature, dim=1)
-        return (probs[:n] + probs[n:]) / 2
 
 
 def count_parameters(model: nn.Module) -> int:
