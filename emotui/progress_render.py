@@ -20,6 +20,15 @@ from .events import Finished, ItemFailed, Progress
 _STATUS_STYLE = {"ok": "green", "no_face": "yellow", "unreadable": "red", "error": "red"}
 
 
+def shown(text: object) -> str:
+    """`text` as it reads, inside rich markup: every string a user supplied (a file or folder name, a source, a
+    label, a session or model name, an error quoting one) goes through here before rich or the dashboard draws
+    it. `a[/]b.mp4` read as markup is a closing tag with nothing to close (a MarkupError), `[bold]` would style
+    what follows. The dashboard reads its strings as rich markup too (tui.charts.FixedText, DataTable cells) and
+    shows notifications unparsed, so this one function serves both front ends."""
+    return escape(str(text))
+
+
 def format_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "-:--"
@@ -29,7 +38,7 @@ def format_seconds(seconds: float | None) -> str:
 
 
 def format_counts(counts: dict[str, int]) -> str:
-    return "  ".join(f"[{_STATUS_STYLE.get(k, 'cyan')}]{escape(k)}[/] {v}" for k, v in counts.items() if v)
+    return "  ".join(f"[{_STATUS_STYLE.get(k, 'cyan')}]{shown(k)}[/] {v}" for k, v in counts.items() if v)
 
 
 class EventRenderer:
@@ -76,7 +85,7 @@ class EventRenderer:
             if sum(self.failures.values()) <= self.max_failures:
                 style = _STATUS_STYLE.get(event.status, "red")
                 text = event.error if event.path in event.error else f"{event.path}: {event.error}"
-                self.console.print(f"[{style}]{escape(event.status)}[/] {escape(text)}", highlight=False,
+                self.console.print(f"[{style}]{shown(event.status)}[/] {shown(text)}", highlight=False,
                                    soft_wrap=True)
         elif isinstance(event, Finished):
             task = self._tasks.get(event.stage)

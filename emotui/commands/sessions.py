@@ -18,6 +18,7 @@ def sessions(db: str | None, as_json: bool) -> None:
 
     from .. import config
     from ..live.logstore import LogStore
+    from ..progress_render import shown
 
     if db is None and not config.log_db_path().exists():
         click.echo(f"no sessions in {config.log_db_path()} yet (run `emotui watch`)", err=True)
@@ -33,11 +34,13 @@ def sessions(db: str | None, as_json: bool) -> None:
     if not found:
         click.echo(f"no sessions in {path} yet (run `emotui watch`)", err=True)
         return
-    table = Table(title=f"sessions in {path}", title_justify="left")
+    # The source, the model and the path are the user's names (a video `a[/]b.mp4`): text, never markup.
+    table = Table(title=f"sessions in {shown(path)}", title_justify="left")
     for name in ("session", "started (UTC)", "ended", "frames", "faces", "gaps", "status", "source", "model"):
         table.add_column(name, justify="right" if name in ("frames", "faces", "gaps") else "left")
     for info in found:
         status = info.status + (f" ({info.end_reason})" if info.end_reason else "")
-        table.add_row(info.id, info.started[:19].replace("T", " "), (info.ended or "")[11:19], str(info.frames),
-                      str(info.faces), str(info.gaps), status, info.source, info.model_id or "")
+        table.add_row(shown(info.id), shown(info.started[:19].replace("T", " ")), shown((info.ended or "")[11:19]),
+                      str(info.frames), str(info.faces), str(info.gaps), shown(status), shown(info.source),
+                      shown(info.model_id or ""))
     output_console().print(table)  # piped or redirected: one line per session, never folded

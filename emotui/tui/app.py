@@ -148,6 +148,13 @@ class EmotuiApp(RunsDeferred, App):
             self.push_screen(ModelsScreen(self.jobs, self.query_one(MonitorPane).model, self.use_model,
                                           also=[self.settings.model]))
 
+    def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,  # noqa: ANN001
+               markup: bool = True) -> None:
+        """Every notification is shown as it reads, never as markup: they quote file names, sources and errors
+        (`a[/]b.mp4` would be a MarkupError, `[bold]` a style), and none of ours is styled. Widgets' and
+        screens' notify() come here too."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
     def use_model(self, entry) -> None:  # noqa: ANN001 - a model_catalog.ModelEntry
         self.query_one(MonitorPane).use_model(None if entry.default else entry.path)
         self._show_state()

@@ -243,10 +243,20 @@ class BatchedTable(MeasuredTable):
 
 class FixedText(Static):
     """Text in a box whose size the CSS fixes. Static.update lays out the whole screen again by default, tens of
-    milliseconds each; these update often (rates, tallies, the current label), so they only repaint."""
+    milliseconds each; these update often (rates, tallies, the current label), so they only repaint.
+
+    A string is read as rich markup, not Textual's: rich's is the one emotui.progress_render.shown() escapes
+    (Textual's also reads `[$x]` and `[ bold ]` as tags), so a file name passed through shown() reads as it is."""
+
+    def __init__(self, content="", **kwargs) -> None:  # noqa: ANN001, ANN003
+        super().__init__(_rich(content), **kwargs)
 
     def update(self, content="", *, layout: bool = False) -> None:  # noqa: ANN001
-        super().update(content, layout=layout)
+        super().update(_rich(content), layout=layout)
+
+
+def _rich(content):  # noqa: ANN001, ANN202
+    return Text.from_markup(content) if isinstance(content, str) else content
 
 
 class ProbabilityBars(FixedText):
@@ -273,9 +283,9 @@ def confusion_table(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> 
     table = Table(title="Confusion (rows: true)", box=None, padding=(0, 0, 0, 1), title_justify="left")
     table.add_column("")
     for name in classes:
-        table.add_column(short_class(name), justify="right", min_width=3)
+        table.add_column(Text(short_class(name)), justify="right", min_width=3)  # a model's own class names
     for i, (name, row) in enumerate(zip(classes, matrix)):
-        table.add_row(short_class(name), *(Text(str(v), style="bold" if i == j else "dim" if not v else "")
+        table.add_row(Text(short_class(name)), *(Text(str(v), style="bold" if i == j else "dim" if not v else "")
                                   for j, v in enumerate(row)))
     return table
 
@@ -287,6 +297,6 @@ def per_class_table(per_class: Mapping[str, Mapping[str, float]], classes: Seque
         table.add_column(col, justify=justify)
     for name in classes:
         m = per_class.get(name, {})
-        table.add_row(name, *(f"{float(m.get(k, 0)):.2f}" for k in ("precision", "recall", "f1")),
+        table.add_row(Text(name), *(f"{float(m.get(k, 0)):.2f}" for k in ("precision", "recall", "f1")),
                       str(int(m.get("support", 0))))
     return table

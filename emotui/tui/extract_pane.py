@@ -13,6 +13,7 @@ from textual.widgets import Input, Label, ProgressBar, Select
 
 from ..events import Finished, ItemFailed, Progress
 from ..labels import CLASSES
+from ..progress_render import shown
 from .charts import BatchedTable, FixedText
 from .fields import PathInput
 from .jobs import DatasetInfo, Jobs
@@ -80,7 +81,7 @@ class ExtractPane(JobPane):
         """A dataset typed in or given: the last one's tallies, progress and skipped images go, and (`earlier`)
         what an earlier extraction of this one left in its features file is shown instead."""
         self.dataset = path
-        self.query_one("#layout", FixedText).update(f"layout: reading {path} ...")
+        self.query_one("#layout", FixedText).update(f"layout: reading {shown(path)} ...")
         self._reset()
         self._discover(path)
         if earlier:
@@ -112,7 +113,7 @@ class ExtractPane(JobPane):
         self._show_tallies(state.by_status)
         table = self.query_one("#failures", BatchedTable)
         for image, status, reason in state.skipped:
-            table.queue_row(status, Text(reason_alone(reason, image)), Text(self.image_name(image)))
+            table.queue_row(Text(status), Text(reason_alone(reason, image)), Text(self.image_name(image)))
         table.flush()
         self.set_headline("done" if state.complete else f"{state.done}/{total}")
         self.features = features
@@ -128,12 +129,12 @@ class ExtractPane(JobPane):
         self.post_call(self._show_info, info)
 
     def _show_layout_error(self, message: str) -> None:
-        self.query_one("#layout", FixedText).update(f"[b red]layout: {message}[/]")
+        self.query_one("#layout", FixedText).update(f"[b red]layout: {shown(message)}[/]")
         self._show_counts(None)
 
     def _show_info(self, info: DatasetInfo) -> None:
         subjects = f", {info.n_subjects} subjects" if info.n_subjects else ""
-        self.query_one("#layout", FixedText).update(f"layout: [b]{info.layout}[/] - {info.n_images} images{subjects}")
+        self.query_one("#layout", FixedText).update(f"layout: [b]{shown(info.layout)}[/] - {info.n_images} images{subjects}")
         self._show_counts(info.counts)
 
     def _show_counts(self, counts: dict[str, int] | None) -> None:
@@ -188,7 +189,7 @@ class ExtractPane(JobPane):
         elif isinstance(event, ItemFailed):
             # Text, not markup: file names and error messages come from outside ("[Errno 2]", "a[/b].jpg").
             self.query_one("#failures", BatchedTable).queue_row(
-                event.status, Text(reason_alone(event.error or event.status, event.path)),
+                Text(event.status), Text(reason_alone(event.error or event.status, event.path)),
                 Text(self.image_name(event.path)))
         elif isinstance(event, Finished):
             self.query_one("#failures", BatchedTable).flush()
@@ -226,7 +227,7 @@ class ExtractPane(JobPane):
         self.query_one("#failures", BatchedTable).flush()
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#extract-rate", FixedText).update(f"[red]{describe_error(message.error)}[/]")
+            self.query_one("#extract-rate", FixedText).update(f"[red]{shown(describe_error(message.error))}[/]")
             return
         self.set_headline("stopped" if self.stopping else "done")
         if message.result is not None:

@@ -13,6 +13,7 @@ from textual.widgets import Static
 
 from .. import config
 from ..labels import CLASSES
+from ..progress_render import shown
 from .charts import short_class
 
 KEYS = (
@@ -107,12 +108,13 @@ def help_content() -> Group:
         )),
         Text(),
         _table("Files", (
-            ("data", f"{data} (EMOTUI_DATA)"),
-            ("features", f"{data / 'features'}"),
-            ("exports", f"{data / 'exports'}"),
-            ("log", f"{config.log_db_path()} (EMOTUI_DB): every prediction, for emotui export"),
-            ("new models", f"{data / 'models'}"),
-            ("landmarker", f"{config.models_dir()} (EMOTUI_MODELS)"),
+            # the folders are the user's (EMOTUI_DATA=~/a[b]): rows are rich markup
+            ("data", f"{shown(data)} (EMOTUI_DATA)"),
+            ("features", shown(data / "features")),
+            ("exports", shown(data / "exports")),
+            ("log", f"{shown(config.log_db_path())} (EMOTUI_DB): every prediction, for emotui export"),
+            ("new models", shown(data / "models")),
+            ("landmarker", f"{shown(config.models_dir())} (EMOTUI_MODELS)"),
         )),
     )
 

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Static
 
 from ..learn.model_catalog import ModelEntry, compare
+from ..progress_render import shown
 from .charts import MeasuredTable
 from .fields import shorten_middle
 from .messages import RunsDeferred
@@ -151,8 +152,9 @@ class ModelsScreen(RunsDeferred, ModalScreen[None]):
                 measured.faces is not None else "-"
             persons = "-" if not measured or measured.persons is None else \
                 "no ids" if measured.no_person_id and not measured.persons else str(measured.persons)
-            table.add_row(name, _percent(e.accuracy), _percent(e.macro_f1), faces, persons, e.date[:10] or "-",
-                          ", ".join(n for n, _ in e.data) or "-", key=str(i))
+            # DataTable reads strings as rich markup; the data's names are the user's
+            table.add_row(name, _percent(e.accuracy), _percent(e.macro_f1), faces, persons, shown(e.date[:10] or "-"),
+                          shown(", ".join(n for n, _ in e.data) or "-"), key=str(i))
         self._show_in_use(entries[current] if entries else None)
         if entries:
             table.move_cursor(row=current, animate=False)
@@ -208,7 +210,7 @@ def comparison_table(new: ModelEntry, current: ModelEntry) -> Table:
         ("written", lambda e: e.date or "-"),
     )
     for label, value in rows:
-        table.add_row(label, value(new), value(current))
+        table.add_row(label, shown(value(new)), shown(value(current)))  # names of models and data: the user's
     return table
 
 
@@ -238,9 +240,9 @@ class NewModelScreen(ModalScreen[bool]):
             yield Static(Text(c.text, style=style), id="verdict")
             with Horizontal():
                 if self.new.usable:
-                    yield Button(f"u  use {shorten_middle(self.new.name, 22)}", id="use",
+                    yield Button(Text(f"u  use {shorten_middle(self.new.name, 22)}"), id="use",
                                  variant="success" if c.recommend_new else "default")
-                yield Button(f"k  keep {shorten_middle(self.current.name, 22)}", id="keep",
+                yield Button(Text(f"k  keep {shorten_middle(self.current.name, 22)}"), id="keep",
                              variant="default" if c.recommend_new else "primary")
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from textual.widgets import Input, Label
 
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
+from ..progress_render import shown
 from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, MeasuredTable, ProbabilityBars
 from .face_preview import FacePreview
 from .fields import PathInput, shorten_middle
@@ -67,7 +68,7 @@ class MonitorPane(JobPane):
             yield Label(" Interval s ")
             yield Input(f"{self.interval:g}", id="interval", type="number", compact=True)
             yield Label(" Model ")
-            yield FixedText(self.model_name, id="model-name")
+            yield FixedText(shown(self.model_name), id="model-name")
         yield FixedText(id="monitor-status")
         with Horizontal(id="monitor-live"):
             with Vertical(id="now"):
@@ -102,7 +103,7 @@ class MonitorPane(JobPane):
         """The model for the monitor (None: the shipped default). While watching, the watch starts again with it:
         a session is watched by one model, as the log records."""
         self.model = Path(model) if model else None
-        self.query_one("#model-name", FixedText).update(self.model_name)
+        self.query_one("#model-name", FixedText).update(shown(self.model_name))
         if self.running and not self.stopping:
             self.restart = True
             self.stop_job()
@@ -153,7 +154,7 @@ class MonitorPane(JobPane):
         fps = f"{self.fps:.1f}" if self.fps is not None else "-"
         latency = f"{self.latency:.0f} ms" if self.latency is not None else "-"
         self.query_one("#monitor-status", FixedText).update(
-            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}  session {self.session or '-'}")
+            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}  session {shown(self.session or '-')}")
 
     @on(JobEvent)
     def _event(self, message: JobEvent) -> None:
@@ -190,7 +191,7 @@ class MonitorPane(JobPane):
         self.latency = float(p.latency_ms.get("total", sum(p.latency_ms.values()))) if p.latency_ms else None
         clock = p.time[11:19] if len(p.time) >= 19 else p.time
         self.query_one("#recent", BatchedTable).queue_row(
-            clock, str(p.frame), "-" if p.track is None else str(p.track), p.label or "no face",
+            clock, str(p.frame), "-" if p.track is None else str(p.track), shown(p.label or "no face"),
             f"{p.confidence:.0%}" if p.label else "")
         self.rows += 1
         if p.track is not None:
@@ -203,7 +204,7 @@ class MonitorPane(JobPane):
             self.query_one("#probs", ProbabilityBars).show(None)
         else:
             self.query_one("#big-label", FixedText).update(
-                f"{p.label.upper()}  {p.confidence:.0%}{'  (uncertain)' if p.uncertain else ''}"
+                f"{shown(p.label.upper())}  {p.confidence:.0%}{'  (uncertain)' if p.uncertain else ''}"
                 f"{'  calibrating' if p.calibrated is False else ''}")
             self.query_one("#probs", ProbabilityBars).show(p.smoothed or p.probabilities)
         if not self.stopping:
@@ -216,7 +217,7 @@ class MonitorPane(JobPane):
         if p.bbox:
             x0, y0, x1, y1 = (int(v) for v in p.bbox)
             box = f"{x1 - x0}x{y1 - y0} at {x0},{y0}"
-        values = {"face": key, "label": p.label or "-", "conf": f"{p.confidence:.0%}", "frame": str(p.frame),
+        values = {"face": key, "label": shown(p.label or "-"), "conf": f"{p.confidence:.0%}", "frame": str(p.frame),
                   "box": box}
         if key in table.rows:
             for column, value in values.items():
@@ -257,7 +258,7 @@ class MonitorPane(JobPane):
         self._redraw(force=True)
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#big-label", FixedText).update(describe_error(message.error)[:60])
+            self.query_one("#big-label", FixedText).update(shown(describe_error(message.error)[:60]))
         else:
             self.set_headline("stopped" if self.stopping else "ended")
         if self.restart:

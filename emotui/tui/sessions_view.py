@@ -129,7 +129,7 @@ class SessionsView(RunsDeferred, Vertical):
         wide = width >= WIDE
         starts = [info.started[:19].replace("T", " ") if wide else info.started[5:16].replace("T", " ")
                   for info in self.infos]
-        rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), info.status)
+        rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), Text(info.status))
                 for start, info in zip(starts, self.infos)]
         used = sum(max([len(name), *(len(row[i]) for row in rows)]) + 2 for i, name in enumerate(FIXED_COLUMNS))
         room = max(20, width - used - 2 * 2 - 1)  # the two columns' padding and the scroll bar

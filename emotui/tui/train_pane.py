@@ -11,6 +11,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from ..events import EpochMetrics, Finished
 from ..labels import CLASSES
+from ..progress_render import shown
 from ..learn.model_catalog import measured_text
 from ..learn.recipes import DEFAULT_MODEL_SIZE
 from .charts import BatchedTable, FixedText, LineChart, compact_number, confusion_table, per_class_table
@@ -83,7 +84,7 @@ class TrainPane(JobPane):
         self.features = [Path(p) for p in paths]
         if not self.running:
             self.query_one("#train-status", FixedText).update(
-                f"features: {', '.join(p.name for p in self.features)} - press t to train")
+                f"features: {shown(', '.join(p.name for p in self.features))} - press t to train")
 
     def settings(self) -> dict:
         def read(widget_id: str, kind, low: float, high: float, what: str):  # noqa: ANN001, ANN202
@@ -123,7 +124,7 @@ class TrainPane(JobPane):
         self.query_one("#per-class", Static).update("")
         self._draw()
         self.out = self.jobs.new_model_dir()
-        self.query_one("#train-status", FixedText).update(f"training a {settings['model_size']} model into {self.out}")
+        self.query_one("#train-status", FixedText).update(f"training a {shown(settings['model_size'])} model into {shown(self.out)}")
         self.set_headline("starting")
         self._train(list(self.features), self.out, settings, self.begin())
 
@@ -179,10 +180,10 @@ class TrainPane(JobPane):
         acc, f1 = summary.get("accuracy"), summary.get("macro_f1")
         if acc is not None and f1 is not None:
             measured = summary.get("measured_on")
-            on = f"  {measured_text(**measured)}" if measured else ""
-            note = f"  ({summary['note']})" if summary.get("note") else ""
+            on = f"  {shown(measured_text(**measured))}" if measured else ""
+            note = f"  ({shown(summary['note'])})" if summary.get("note") else ""
             self.query_one("#train-status", FixedText).update(  # at 80 columns the end is cut: the model's name
-                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}  model {self.out.name if self.out else '-'}"
+                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}  model {shown(self.out.name if self.out else '-')}"
                 f"{note}")
 
     @on(JobEnded)
@@ -191,7 +192,7 @@ class TrainPane(JobPane):
         self._draw_if_due()
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#train-status", FixedText).update(f"[red]{describe_error(message.error)}[/]")
+            self.query_one("#train-status", FixedText).update(f"[red]{shown(describe_error(message.error))}[/]")
             return
         self.set_headline("stopped" if self.stopping else "done")
         model = Path(message.result) if message.result is not None else None
