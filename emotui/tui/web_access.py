@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import logging
+import re
 import socket
 from urllib.parse import urlsplit
 
@@ -20,6 +22,29 @@ def token_matches(given: str | None, token: str) -> bool:
     if not given:
         return False
     return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode("utf-8"))
+
+
+class TokenMask(logging.Filter):
+    """Masks the token in every log line ("GET /?token=..." in the access log, a Referer carrying it): whoever
+    reads the log or the terminal's scrollback could otherwise drive the dashboard. Only the announcement, which
+    is printed, not logged, hands it out."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask_token(message, self.token)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
+
+
+def mask_token(text: str, token: str) -> str:
+    """`token=...` query values (right or wrong: a near miss is still most of a secret) and the token itself."""
+    text = re.sub(r"(token=)[^&\s\"']*", r"\1***", text)
+    return text.replace(token, "***") if token else text
 
 
 def split_host(host_header: str) -> tuple[str, int | None] | None:

@@ -21,7 +21,7 @@ from aiohttp import WSCloseCode, web
 from textual_serve.app_service import AppService
 from textual_serve.server import Server, to_int
 
-from .web_access import allowed_host_names, host_allowed, origin_allowed, token_matches
+from .web_access import TokenMask, allowed_host_names, host_allowed, origin_allowed, token_matches
 
 log = logging.getLogger("textual-serve")
 
@@ -184,6 +184,24 @@ class DashboardServer(Server):
             with contextlib.suppress(Exception):
                 await websocket.close(code=WSCloseCode.GOING_AWAY, message=b"emotui serve stopped")
         await asyncio.gather(*(service.stop() for service in services), return_exceptions=True)
+
+    def initialize_logging(self) -> None:
+        """textual-serve's logging, with the token masked in every line (the access log's request lines and
+        Referers carry it) and tracebacks without their local variables (a request handler's hold the token)."""
+        from rich.logging import RichHandler
+        from textual_serve.server import LogHighlighter
+
+        handler = RichHandler(show_path=False, show_time=False, rich_tracebacks=True, tracebacks_show_locals=False,
+                              highlighter=LogHighlighter(), console=self.console)
+        mask = TokenMask(self.token)
+        handler.addFilter(mask)
+        # basicConfig would keep a handler already there (an embedding program's): masked too, not replaced
+        root = logging.getLogger()
+        for existing in root.handlers:
+            existing.addFilter(mask)
+        logging.basicConfig(level="DEBUG" if self.debug else "INFO", format="%(message)s", handlers=[handler])
+        for name in ("aiohttp.access", "aiohttp.server", "aiohttp.web", "textual-serve"):
+            logging.getLogger(name).addFilter(mask)  # a handler added to one of them later still gets masked text
 
     def serve(self, debug: bool = False) -> None:
         """textual-serve's serve, with the announcement printed after the port is bound and every app process
