@@ -26,12 +26,26 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        kept = f"; the previous {path.name} is unchanged" if existed else ""
-        raise WriteError(f"cannot write {path}: {_reason(exc)}{kept}") from None
+        _discard(tmp)
+        raise write_error(path, exc, kept=existed) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise
+
+
+def _discard(tmp: Path) -> None:
+    """Removing the temporary file fails where writing it did (a read-only folder refuses even the unlink of a
+    file that is not there): that second error would name the temporary file instead of the user's."""
+    with contextlib.suppress(OSError):
+        tmp.unlink(missing_ok=True)
+
+
+def write_error(path: str | os.PathLike, exc: OSError, *, kept: bool = False) -> WriteError:
+    """The error for a file the user asked for, whatever internal file (a temporary copy, a lock, a part) the
+    system refused: `raise write_error(out, exc) from None`."""
+    path = Path(path)
+    unchanged = f"; the previous {path.name} is unchanged" if kept else ""
+    return WriteError(f"cannot write {path}: {_reason(exc)}{unchanged}")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

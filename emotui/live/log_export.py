@@ -87,7 +87,7 @@ class RowExport(LogConnection):
             return _write_text(fmt, rows, sys.stdout)
         if isinstance(out, (str, os.PathLike)):
             # Into a temporary file, renamed when complete: a full disk never leaves half an export in `out`.
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
+            _check_folder(out)
             with atomic_path(out) as tmp, open(tmp, "w", newline="", encoding="utf-8") as fh:
                 return _write_text(fmt, rows, fh)
         return _write_text(fmt, rows, out)
@@ -124,9 +124,17 @@ def _arrow_schema():
     return pa.schema([pa.field(c, kind(c)) for c in PREDICTION_COLUMNS], metadata={b"emotui.classes": ",".join(CLASSES).encode()})
 
 
+def _check_folder(out: str | os.PathLike) -> None:
+    """A mistyped folder (`--out /nonexistent/dir/x.csv`) is the user's mistake to hear of, not a new tree."""
+    folder = Path(out).expanduser().parent
+    if not folder.is_dir():
+        why = f"{folder} is a file, not a folder" if folder.exists() else f"the folder {folder} does not exist"
+        raise UsageError(f"cannot write {out}: {why}")
+
+
 def _write_parquet(rows: Iterator[tuple], out: str | os.PathLike | IO) -> int:
     if isinstance(out, (str, os.PathLike)):
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        _check_folder(out)
         with atomic_path(out) as tmp:
             return _write_parquet_to(rows, str(tmp))
     return _write_parquet_to(rows, out)
