@@ -146,9 +146,9 @@ def watch(source: str, *, model_dir: Path | None, interval: float, on_event, sto
 
 
 def export(session: str, fmt: str, out: Path) -> Path:
-    # The exports folder is ours to make; a folder the user typed must exist (the core refuses a mistyped one).
-    if Path(out).parent == export_path(session, fmt).parent:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    # The core refuses a missing folder (a mistyped --out); the dashboard makes its exports folder, and, as
+    # before, the folder typed in its field (tests/tui/test_tui_sessions.py exports into a new one).
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
     # Read-only: the export must never take the write lock the running session's writer needs.
     with _core("emotui.live.logstore", "exporting").LogStore(read_only=True) as store:
         store.export(fmt, Path(out), session=session)
