@@ -8,6 +8,9 @@ every batch would cost O(n^2) I/O on big datasets.
 
 Resuming: a row is done when its (path, size, mtime_ns, landmarker sha256) is in the output or a part. A changed
 file or another landmarker model gets its rows redone; rows of files no longer in the dataset are dropped.
+
+This module runs a job; what to do is emotui.data.extraction_plan, the part files emotui.data.parts, and the final
+merge emotui.data.extraction_merge.
 """
 
 from __future__ import annotations
@@ -26,20 +29,20 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..atomic import atomic_path
 from .detection import Detected, detect_image, new_landmarker
 from ..errors import DatasetError, EmotuiError
 from ..events import EventHandler, Finished, ItemFailed, Progress, ignore
-from .features_file import check_features_file, completeness_metadata, dataset_metadata, parts_dir
+from .extraction_merge import merge_parts
+from .extraction_plan import ExtractionPlan
+from .features_file import check_features_file, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
+from .parts import PartWriter
 from .pool import run_pool
-from .schema import BASE_FIELDS, BASE_SCHEMA, FACE_COLUMNS, OPTIONAL_COLUMNS, STATUSES
+from .schema import BASE_SCHEMA, OPTIONAL_COLUMNS, STATUSES
 
 STAGE = "extract"
 ENGINES = ("local", "ray")
-KEY_COLUMNS = ["path", "size", "mtime_ns", "landmarker"]
 RETRIED_STATUSES = ("no_face", "error")  # what --retry-missed detects again (an unreadable file is redone when it changes)
-_DETECTION_COLUMNS = [f.name for f in BASE_FIELDS if f.name not in ("label", "subject")]
 
 
 @dataclass
@@ -160,16 +163,17 @@ def run_extraction(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        job = _Job(frame, out, model_sha, max_faces)
-        todo = job.pending(retry=RETRIED_STATUSES if retry_missed else ())
+        plan = ExtractionPlan(frame, out, model_sha)
+        todo = plan.pending(retry=RETRIED_STATUSES if retry_missed else ())
+        parts = PartWriter(plan)
         tally: Counter[str] = Counter()
 
         def finished_chunk(indices: list[int], results: list[Detected]) -> None:
-            job.write_part(indices, results)
+            parts.write(indices, results)
             for index, result in zip(indices, results):
                 tally[result.status] += 1
                 if result.status != "ok":
-                    on_event(ItemFailed(STAGE, job.paths[index], result.status, result.error or result.status))
+                    on_event(ItemFailed(STAGE, plan.paths[index], result.status, result.error or result.status))
             done = sum(tally.values())
             rate = done / max(time.perf_counter() - clock, 1e-9)
             eta = (len(todo) - done) / rate if rate > 0 else None
@@ -181,7 +185,7 @@ def run_extraction(
             if engine == "ray" and todo:
                 from .extraction_ray import run_on_ray
 
-                workers = run_on_ray(todo, job.paths, model_path=model_path, max_faces=max_faces,
+                workers = run_on_ray(todo, plan.paths, model_path=model_path, max_faces=max_faces,
                                      workers=requested, local_cpus=_cpu_count(),
                                      chunks_for=lambda items, n: _chunks(items, n, chunk_size),
                                      on_chunk=finished_chunk, stop=stop, address=address, task=_task,
@@ -190,13 +194,13 @@ def run_extraction(
                 chunks = _chunks(todo, workers, chunk_size)
                 workers = min(workers, max(1, len(chunks)))
                 if chunks and workers == 1:
-                    _run_here(chunks, job, str(model_path), max_faces, finished_chunk, stop, mirror_view)
+                    _run_here(chunks, plan.paths, str(model_path), max_faces, finished_chunk, stop, mirror_view)
                 elif chunks:
-                    run_pool(chunks, job.paths, model_path=str(model_path), max_faces=max_faces, workers=workers,
+                    run_pool(chunks, plan.paths, model_path=str(model_path), max_faces=max_faces, workers=workers,
                              on_chunk=finished_chunk, stop=stop, mirror_view=mirror_view,
                              **({"task": _task} if _task else {}))
         finally:
-            table = job.merge()
+            table = merge_parts(plan)
         detected = sum(tally.values())
         elapsed = time.perf_counter() - clock
         summary = _summarise(
@@ -215,7 +219,7 @@ def _chunks(todo: list[int], workers: int, chunk_size: int | None) -> list[list[
     return [todo[i : i + size] for i in range(0, len(todo), size)]
 
 
-def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop, mirror_view) -> None:  # noqa: ANN001
+def _run_here(chunks, paths, model_path, max_faces, finished_chunk, stop, mirror_view) -> None:  # noqa: ANN001
     """One worker: detect in the calling thread (no process start-up or pickling costs)."""
     with new_landmarker(model_path, max_faces, mirror_view) as landmarker:
         for chunk in chunks:
@@ -223,192 +227,11 @@ def _run_here(chunks, job, model_path, max_faces, finished_chunk, stop, mirror_v
             for index in chunk:
                 if stop.is_set():
                     break
-                results.append(detect_image(landmarker, job.paths[index], max_faces))
+                results.append(detect_image(landmarker, paths[index], max_faces))
             if results:
                 finished_chunk(chunk[: len(results)], results)
             if stop.is_set():
                 return
-
-
-# ---------------------------------------------------------------- output bookkeeping
-
-class _Job:
-    """The dataset to do, the rows already done, and the part files of this run."""
-
-    def __init__(self, frame, out: Path, model_sha: str, max_faces: int) -> None:  # noqa: ANN001
-        import pandas as pd
-        import pyarrow as pa
-
-        self.frame = frame.reset_index(drop=True)
-        self.out = out
-        self.parts = parts_dir(out)
-        self.model_sha = model_sha
-        self.max_faces = max_faces
-        self.paths: list[str] = self.frame["path"].astype(str).tolist()
-        sizes, mtimes = [], []
-        for path in self.paths:
-            try:
-                st = os.stat(path)
-                sizes.append(st.st_size)
-                mtimes.append(st.st_mtime_ns)
-            except OSError:  # a manifest row whose file is gone: recorded as unreadable, redone when it appears
-                sizes.append(-1)
-                mtimes.append(-1)
-        self.sizes, self.mtimes = sizes, mtimes
-        self.keys = pd.DataFrame({"path": self.paths, "size": sizes, "mtime_ns": mtimes, "landmarker": model_sha})
-        extras = [c for c in self.frame.columns if c not in BASE_SCHEMA.names]
-        meta = self.frame[["label", "subject", *extras]].copy()
-        meta["subject"] = meta["subject"].astype(str)
-        # Converted once; each part takes its rows from it.
-        self.meta = pa.Table.from_pandas(meta, preserve_index=False).replace_schema_metadata(None)
-        # Parts and the merged file say which dataset they come from and how many images it has (features_file).
-        self.dataset = frame.attrs.get("root")
-        self.file_meta = {**BASE_SCHEMA.metadata, **dataset_metadata(self.dataset, len(self.paths))}
-        self._next_part = 0
-
-    def _sources(self) -> list[Path]:
-        parts = sorted(self.parts.glob("part-*.parquet")) if self.parts.is_dir() else []
-        return ([self.out] if self.out.exists() else []) + parts
-
-    def pending(self, retry: tuple[str, ...] = ()) -> list[int]:
-        """Indices of dataset rows with no current row in the output or the parts, or only rows of a status in
-        `retry` (whose new rows then replace them: merge keeps the last row of each path and face)."""
-        import pandas as pd
-
-        seen = [self._read(source, [*KEY_COLUMNS, "status"]).to_pandas().assign(stale=self._without_appearance(source))
-                for source in self._sources()]
-        if not seen:
-            return list(range(len(self.paths)))
-        done = pd.concat(seen, ignore_index=True)
-        # a face row of an older emotui lacks the appearance the model reads: it is detected again
-        done = done[~done["status"].isin(retry) & ~((done["status"] == "ok") & done["stale"])]
-        done = done.drop(columns=["status", "stale"]).drop_duplicates()
-        done["size"] = done["size"].astype("int64")
-        done["mtime_ns"] = done["mtime_ns"].astype("int64")
-        hit = self.keys.merge(done, on=KEY_COLUMNS, how="left", indicator=True)["_merge"].eq("both").to_numpy()
-        return [i for i in range(len(self.paths)) if not hit[i]]
-
-    @staticmethod
-    def _without_appearance(source: Path):  # noqa: ANN205 - numpy bool array
-        """Which rows of a source have no appearance (all, in a file of an older emotui)."""
-        import pyarrow.parquet as pq
-
-        try:
-            if "appearance" in pq.read_schema(source).names:
-                return pq.read_table(source, columns=["appearance"]).column(0).is_null().to_numpy(zero_copy_only=False)
-            return pq.read_metadata(source).num_rows * [True]
-        except Exception:  # noqa: BLE001 - _read reports a damaged source in its own words
-            return True
-
-    def _read(self, source: Path, columns: list[str] | None = None):  # noqa: ANN202
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            names = pq.read_schema(source).names
-            missing = [c for c in columns or [] if c not in names]
-            table = None if missing else pq.read_table(source, columns=columns)
-        except (pa.ArrowException, OSError) as exc:
-            if source == self.out:
-                # Arrow's messages run over several lines (a schema dump): the first says enough.
-                reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                raise DatasetError(
-                    f"{source} exists and is not an emotui features file ({reason}); choose another --out"
-                ) from None
-            source.unlink(missing_ok=True)  # a part is renamed into place whole, so this is foreign: drop it
-            return pa.table({c: pa.array([], BASE_SCHEMA.field(c).type) for c in columns or KEY_COLUMNS})
-        if missing:
-            raise DatasetError(f"{source} exists and is not an emotui features file (missing columns: "
-                               f"{', '.join(missing)}); choose another --out")
-        return table
-
-    def write_part(self, indices: list[int], results: list[Detected]) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        rows: dict[str, list] = {name: [] for name in _DETECTION_COLUMNS}
-        meta_rows: list[int] = []
-        for index, result in zip(indices, results):
-            faces = result.faces or [None]
-            for number, face in enumerate(faces):
-                meta_rows.append(index)
-                rows["path"].append(self.paths[index])
-                rows["status"].append(result.status)
-                rows["error"].append(result.error)
-                rows["width"].append(result.width)
-                rows["height"].append(result.height)
-                rows["n_faces"].append(result.n_faces)
-                rows["face"].append(number)
-                for column, value in zip(FACE_COLUMNS, face or (None,) * len(FACE_COLUMNS)):
-                    rows[column].append(value)
-                rows["size"].append(self.sizes[index])
-                rows["mtime_ns"].append(self.mtimes[index])
-                rows["landmarker"].append(self.model_sha)
-        table = pa.table({name: pa.array(rows[name], BASE_SCHEMA.field(name).type) for name in _DETECTION_COLUMNS})
-        table = self._with_meta(table, meta_rows)
-        self.parts.mkdir(parents=True, exist_ok=True)
-        if self._next_part == 0:  # after parts a killed run left behind
-            numbers = [int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")]
-            self._next_part = max(numbers, default=-1) + 1
-        target = self.parts / f"part-{self._next_part:06d}.parquet"
-        self._next_part += 1
-        tmp = target.with_suffix(".tmp")
-        # Parts live for one run: write them fast, not small.
-        pq.write_table(table, tmp, compression="none", write_statistics=False, use_dictionary=False)
-        os.replace(tmp, target)
-
-    def _with_meta(self, detection, meta_rows: list[int]):  # noqa: ANN001, ANN202
-        """Detection columns + the dataset's label, subject and extra columns, in the documented order."""
-        import pyarrow as pa
-
-        meta = self.meta.take(pa.array(meta_rows, pa.int64()))
-        columns = {name: detection.column(name) for name in _DETECTION_COLUMNS}
-        columns["label"] = meta.column("label").cast(pa.string())
-        columns["subject"] = meta.column("subject").cast(pa.string())
-        ordered = [(name, columns[name]) for name in BASE_SCHEMA.names]
-        ordered += [(name, meta.column(name)) for name in meta.column_names if name not in ("label", "subject")]
-        schema = pa.schema([BASE_SCHEMA.field(n) for n in BASE_SCHEMA.names]
-                           + [meta.schema.field(n) for n in meta.column_names if n not in ("label", "subject")],
-                           metadata=self.file_meta)
-        return pa.Table.from_arrays([c for _, c in ordered], schema=schema)
-
-    def merge(self):  # noqa: ANN201
-        """Fold the output and the parts into one file of current rows in dataset order; remove the parts."""
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        sources = self._sources()
-        if not sources:
-            return None
-        tables = [self._read(source) for source in sources]
-        table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
-        keys = table.select([*KEY_COLUMNS, "face"]).to_pandas()
-        keys["order"] = np.arange(len(keys))
-        current = keys.merge(self.keys.assign(index=range(len(self.paths))), on=KEY_COLUMNS, how="inner")
-        current = current.drop_duplicates(["path", "face"], keep="last").sort_values(["index", "face"])
-        unchanged = sources == [self.out] and len(current) == len(keys) and current["order"].is_monotonic_increasing
-        table = table.take(pa.array(current["order"].to_numpy()))
-        for name in OPTIONAL_COLUMNS:  # rows kept from an older emotui's file have no mirror view
-            if name not in table.column_names:
-                table = table.append_column(BASE_SCHEMA.field(name), pa.nulls(len(table), BASE_SCHEMA.field(name).type))
-        table = self._with_meta(table.select(_DETECTION_COLUMNS), current["index"].tolist())
-        # A run stopped part way leaves a file that says so (and how far it got); readers warn about it.
-        done = int(current["index"].nunique())
-        table = table.replace_schema_metadata(
-            {**self.file_meta, **completeness_metadata(self.dataset, len(self.paths), done)})
-        if not unchanged or not tables[0].equals(table, check_metadata=True):
-            with atomic_path(self.out) as tmp:
-                pq.write_table(table, tmp)
-        for source in sources:
-            if source != self.out:
-                source.unlink(missing_ok=True)
-        if self.parts.is_dir():
-            for leftover in self.parts.glob("*.tmp"):  # a part being written when the process was killed
-                leftover.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                self.parts.rmdir()
-        return table
 
 
 def _summarise(table, frame, out: Path, model_sha: str, **run: Any) -> ExtractionSummary:  # noqa: ANN001

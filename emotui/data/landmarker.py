@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import config
 from ..errors import LandmarkerModelError
-from .face import Face, face_bbox, iou, mirrored_box
+from .face import Face, face_bbox
 
 LANDMARKER_FILENAME = "face_landmarker.task"
 LANDMARKER_URL = (
@@ -156,7 +156,8 @@ class Landmarker:
     an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
     again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
     IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes); with
-    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.data.small_faces.
+    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.data.small_faces
+    and emotui.data.views.
     `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face found in both its
     `mirror_view`: one more pass per image, measured in models/default/NOTES.md. `appearance` gives each face
     its Face.appearance, read from the pixels of the image it was found in (~0.1 ms a face).
@@ -187,20 +188,7 @@ class Landmarker:
         self._last_ts = -1
 
     def _create(self, video: bool):  # noqa: ANN202 - mediapipe's FaceLandmarker
-        from mediapipe.tasks.python import BaseOptions, vision
-
-        options = vision.FaceLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self.model_path)),
-            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
-            num_faces=self.max_faces,
-            min_face_detection_confidence=self.min_confidence,
-            min_face_presence_confidence=self.min_confidence,
-            min_tracking_confidence=self.min_confidence,
-            output_face_blendshapes=True,
-            output_facial_transformation_matrixes=True,
-        )
-        with _native_stderr_silenced():
-            return vision.FaceLandmarker.create_from_options(options)
+        return _new_task(self.model_path, video, self.max_faces, self.min_confidence)
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None, *, want: int | None = None) -> list[Face]:
         """Faces in an RGB uint8 image. VIDEO mode needs increasing timestamps; equal ones are nudged forward.
@@ -230,30 +218,19 @@ class Landmarker:
     def _with_views(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
         if not (self.mirror_view and faces):
             return faces
-        width = rgb.shape[1]
-        mirrored = np.ascontiguousarray(rgb[:, ::-1])
-        # it looks for the faces already found, not for more: a search there would find no face worth a view
-        views = self._find(mirrored, self._image_pass(rgb), len(faces))
-        return [_with_mirror_view(face, views, width) for face in faces]
+        from .views import with_views
+
+        return with_views(rgb, faces, self._find_image)
 
     def _rescue(self, rgb: np.ndarray, want: int | None) -> list[Face]:
-        """Faces of an image where every pass found none, from the image mirrored and then turned
-        (emotui.data.small_faces.RESCUE_TURNS). A face found in the mirror is that mesh, in the mirrored image's
-        coordinates like any mirror view (the classifier takes either), with its box mirrored back; it has no view."""
-        from . import small_faces
+        """Faces of an image where every pass found none, from it mirrored and then turned (emotui.data.views)."""
+        from .views import rescue
 
-        height, width = rgb.shape[:2]
-        mirrored = np.ascontiguousarray(rgb[:, ::-1])
-        views = self._find(mirrored, self._image_pass(rgb), want)
-        if views:
-            return [dataclasses.replace(v, bbox=mirrored_box(v.bbox, width))
-                    for v in self._with_appearance(mirrored, views)]
-        for degrees in small_faces.RESCUE_TURNS:
-            image, back = small_faces.turned(rgb, degrees)
-            found = self._with_views(image, self._find(image, self._image_pass(image), want))
-            if found:  # the crop is aligned by the eyes, so the upright image serves
-                return self._with_appearance(rgb, [small_faces.unturn(face, back, width, height) for face in found])
-        return []
+        return rescue(rgb, want, self._find_image, self._with_views, self._with_appearance)
+
+    def _find_image(self, rgb: np.ndarray, want: int | None) -> list[Face]:
+        """_find in IMAGE mode: what the mirrored and turned views of an image are searched with."""
+        return self._find(rgb, self._image_pass(rgb), want)
 
     def _image_pass(self, rgb: np.ndarray) -> Callable[[np.ndarray], list[Face]]:
         """One IMAGE-mode pass over a shrunk copy of `rgb`, boxes in `rgb`'s pixels (what _find's first pass is)."""
@@ -298,17 +275,7 @@ class Landmarker:
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         task = task or self._task
         result = task.detect_for_video(image, ts) if ts is not None else task.detect(image)
-        faces = []
-        for i, points in enumerate(result.face_landmarks):
-            landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
-            shapes = result.face_blendshapes[i] if result.face_blendshapes else []
-            blendshapes = np.array([c.score for c in shapes], dtype=np.float32)
-            if blendshapes.shape != (len(BLENDSHAPE_NAMES),):
-                blendshapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
-            matrices = result.facial_transformation_matrixes
-            transform = np.asarray(matrices[i], dtype=np.float32) if matrices else np.eye(4, dtype=np.float32)
-            faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), face_bbox(landmarks, width, height)))
-        return faces
+        return _faces_of(result, width, height)
 
     def close(self) -> None:
         for task in {id(t): t for t in (self._task, self._image_task) if t is not None}.values():
@@ -322,12 +289,35 @@ class Landmarker:
         self.close()
 
 
-def _with_mirror_view(face: Face, views: list[Face], width: int) -> Face:
-    """`face` with the view of the mirrored image whose box, mirrored back, overlaps it most (none below
-    SAME_FACE_IOU: a different face, or one the mirrored pass missed)."""
-    from .small_faces import SAME_FACE_IOU
+def _new_task(model_path: Path, video: bool, max_faces: int, min_confidence: float):  # noqa: ANN202
+    """A MediaPipe FaceLandmarker giving blendshapes and pose, created without its log flooding stderr."""
+    from mediapipe.tasks.python import BaseOptions, vision
 
-    best = max(views, key=lambda v: iou(mirrored_box(v.bbox, width), face.bbox), default=None)
-    if best is None or iou(mirrored_box(best.bbox, width), face.bbox) < SAME_FACE_IOU:
-        return face
-    return dataclasses.replace(face, mirror_view=best)
+    options = vision.FaceLandmarkerOptions(
+        base_options=BaseOptions(model_asset_path=str(model_path)),
+        running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
+        num_faces=max_faces,
+        min_face_detection_confidence=min_confidence,
+        min_face_presence_confidence=min_confidence,
+        min_tracking_confidence=min_confidence,
+        output_face_blendshapes=True,
+        output_facial_transformation_matrixes=True,
+    )
+    with _native_stderr_silenced():
+        return vision.FaceLandmarker.create_from_options(options)
+
+
+def _faces_of(result, width: int, height: int) -> list[Face]:  # noqa: ANN001 - a FaceLandmarkerResult
+    """MediaPipe's result as Faces, bboxes in pixels of a `width` x `height` image. A model that gives no or
+    other blendshapes gets zeros, and no pose the identity, so every Face has the columns' shapes."""
+    faces = []
+    for i, points in enumerate(result.face_landmarks):
+        landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
+        shapes = result.face_blendshapes[i] if result.face_blendshapes else []
+        blendshapes = np.array([c.score for c in shapes], dtype=np.float32)
+        if blendshapes.shape != (len(BLENDSHAPE_NAMES),):
+            blendshapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
+        matrices = result.facial_transformation_matrixes
+        transform = np.asarray(matrices[i], dtype=np.float32) if matrices else np.eye(4, dtype=np.float32)
+        faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), face_bbox(landmarks, width, height)))
+    return faces
