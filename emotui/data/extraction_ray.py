@@ -1,7 +1,7 @@
 """Extraction's detection on Ray (`emotui extract --engine ray`): the same batches as the local pool, detected by
 an actor pool of Ray Data, on a local Ray instance or the user's cluster.
 
-Only the detection moves: discovery, the part files, resuming and the final merge stay in extraction.py, in the
+Only the detection moves: discovery, the part files, resuming and the final merge stay in the local modules (extraction, extraction_plan, parts, extraction_merge), in the
 process that runs `emotui extract` (the driver). Each actor builds its FaceLandmarker once, from the model bytes
 shipped in its constructor (MediaPipe objects never cross processes, and workers need no copy of the file), and
 decodes the images itself from their paths: only paths go out and features (a few KB a face) come back.
