@@ -22,6 +22,12 @@ DONE = b"emotui.images_done"
 DATASET = b"emotui.dataset"
 
 
+# What reading a damaged or foreign Parquet file raises besides ArrowException: OSError, a UnicodeDecodeError from
+# its key-value metadata, a KeyError or TypeError from columns of another type (found by
+# tests/test_properties_readers.py). These readers document None for such a file.
+_UNREADABLE = (Exception,)
+
+
 def parts_dir(out: Path) -> Path:
     """Where an extraction into `out` keeps its finished batches until they are merged."""
     return out.with_name(out.name + ".parts")
@@ -50,12 +56,11 @@ class Completeness:
 def completeness(path: Path) -> Completeness | None:
     """The marks of a features file; None when it has none (written by hand or an older emotui) or is unreadable
     (the caller's own read reports that)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         meta = pq.read_schema(path).metadata or {}
-    except (pa.ArrowException, OSError):
+    except _UNREADABLE:
         return None
     if COMPLETE not in meta:
         return None
@@ -96,12 +101,11 @@ def check_features_file(path: Path) -> Completeness | None:
 
 def _part_dataset(part: Path) -> str | None:
     """The dataset a part file was extracted from (parts carry it, so that a parts-only file can say so)."""
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         meta = pq.read_schema(part).metadata or {}
-    except (pa.ArrowException, OSError):
+    except _UNREADABLE:
         return None
     return meta[DATASET].decode(errors="replace") if DATASET in meta else None
 
@@ -124,7 +128,6 @@ class FeaturesState:
 def features_state(path: Path, most_skipped: int = 1000) -> FeaturesState | None:
     """The tallies of an existing features file (a few columns only, never the landmarks); None when it is not
     there or cannot be read. `most_skipped`: skipped images listed at most (FER+ has thousands)."""
-    import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
@@ -132,14 +135,14 @@ def features_state(path: Path, most_skipped: int = 1000) -> FeaturesState | None
 
     try:
         table = pq.read_table(path, columns=["path", "status", "error", "face"])
-    except (pa.ArrowException, OSError):
+        images = table.filter(pc.equal(table["face"], 0))
+        statuses = images["status"].to_pylist()
+        skipped_rows = images.filter(pc.not_equal(images["status"], "ok")).slice(0, most_skipped).to_pylist()
+        faces = int(pc.sum(pc.equal(table["status"], "ok")).as_py() or 0)
+    except _UNREADABLE:
         return None
-    images = table.filter(pc.equal(table["face"], 0))
-    statuses = images["status"].to_pylist()
     by_status = {s: statuses.count(s) for s in STATUSES if s in statuses}
-    skipped_rows = images.filter(pc.not_equal(images["status"], "ok")).slice(0, most_skipped).to_pylist()
     marks = completeness(path)
     return FeaturesState(
-        expected=marks.expected if marks else None, done=images.num_rows,
-        faces=int(pc.sum(pc.equal(table["status"], "ok")).as_py() or 0), by_status=by_status,
+        expected=marks.expected if marks else None, done=images.num_rows, faces=faces, by_status=by_status,
         skipped=[(r["path"], r["status"], r["error"] or r["status"]) for r in skipped_rows])

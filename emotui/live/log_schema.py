@@ -120,6 +120,9 @@ class LogConnection:
         """SQLite's errors as one line that says what happened to the log (the frames committed stay)."""
         try:
             yield
+        except UnicodeDecodeError:  # text that is not UTF-8: bytes overwritten in the file
+            raise LogError(f"the prediction log {self.path} failed: it holds text that is not UTF-8 "
+                           "(the file is damaged)") from None
         except sqlite3.Error as exc:
             text = str(exc)
             if "locked" in text or "busy" in text:
@@ -157,14 +160,27 @@ def open_for_reading(path: Path, busy: float) -> sqlite3.Connection:
     was, and a log on a read-only disk can still be read."""
     if not path.is_file():
         raise EmotuiError(f"there is no prediction log at {path} yet (run `emotui watch`)")
-    conn = connect_read_only(path, busy)
+    try:
+        conn = connect_read_only(path, busy)
+    except UnicodeDecodeError:
+        raise _damaged(path) from None
     try:
         check_ours(conn, path, empty_ok=False)
+    except UnicodeDecodeError:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+        raise _damaged(path) from None
     except (sqlite3.DatabaseError, EmotuiError):
         with contextlib.suppress(sqlite3.Error):
             conn.close()
         raise
     return conn
+
+
+def _damaged(path: Path) -> EmotuiError:
+    """SQLite reads its schema's text as UTF-8: a byte overwritten there is a UnicodeDecodeError, not an sqlite3
+    error (found by tests/test_properties_readers.py)."""
+    return EmotuiError(f"cannot open the prediction log {path}: its schema is not UTF-8 text (the file is damaged)")
 
 
 def connect_read_only(path: Path, busy: float) -> sqlite3.Connection:
@@ -184,7 +200,7 @@ def _open_uri(uri: str, busy: float) -> sqlite3.Connection:
     try:
         conn.execute("PRAGMA query_only=1")
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opening is lazy: fail here, not later
-    except sqlite3.Error:
+    except (sqlite3.Error, UnicodeDecodeError):
         conn.close()
         raise
     return conn
