@@ -119,7 +119,11 @@ def test_the_seeds_are_sound(features_seed, tmp_path):
 
 def test_features_file_readers_refuse_damage_in_one_line(features_seed, tmp_path_factory, capsys):
     from emotui.data.features import read_feature_table
-    from emotui.data.features_file import check_features_file, completeness, features_state
+    from emotui.data.features_file import (
+        check_features_file,
+        completeness,
+        features_state,
+    )
 
     folder = tmp_path_factory.mktemp("features")
 
