@@ -12,7 +12,8 @@ import click
 
 from . import __version__
 from .commands import prior_option
-from .errors import EmotuiError, UsageError
+from .errors import EmotuiError
+from .inputs import FILE, FOLDER, MODEL_DIR, SOURCE, InputError, parse_float
 
 # name -> "module:attribute" of a click command
 COMMANDS: dict[str, str] = {
@@ -39,7 +40,21 @@ HELP: dict[str, str] = {
 }
 
 
+class OneLineUsageError(click.UsageError):
+    """A bad option value, said in one line as every emotui error is (click's own adds the usage and a hint)."""
+
+    def show(self, file=None) -> None:  # noqa: ANN001
+        click.echo(f"emotui: error: {self.format_message()}", err=True)
+
+
 class LazyGroup(click.Group):
+    def make_context(self, info_name, args, parent=None, **extra):  # noqa: ANN001, ANN201
+        # The group's own options are parsed here, before invoke().
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.BadParameter as exc:  # MissingParameter too
+            raise OneLineUsageError(exc.format_message()) from None
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
 
@@ -60,6 +75,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context):  # noqa: ANN201
         try:
             return super().invoke(ctx)
+        except click.BadParameter as exc:  # a subcommand's option, parsed inside Group.invoke
+            raise OneLineUsageError(exc.format_message(), ctx) from None
         except EmotuiError as exc:
             click.echo(f"emotui: error: {exc}", err=True)
             ctx.exit(exc.exit_code)
@@ -74,15 +91,22 @@ class LazyGroup(click.Group):
             ctx.exit(1)
 
 
+def _seconds(value: object) -> float:
+    # The same check as every --interval (emotui.inputs), worded "--interval must be >= 0, not -2".
+    try:
+        return parse_float(value, low=0)
+    except InputError as exc:
+        raise OneLineUsageError(f"--interval {exc}") from None
+
+
 @click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emotui")
-@click.option("--data", type=click.Path(path_type=Path), help="Dashboard: the dataset folder to extract (key e).")
-@click.option("--source", help="Dashboard: what the monitor watches: camera index, video, image folder or URL.")
-@click.option("--model", type=click.Path(path_type=Path), help="Dashboard: the monitor's model directory.")
-@click.option("--interval", type=float, default=5.0, show_default=True,
+@click.option("--data", type=FOLDER, help="Dashboard: the dataset folder to extract (key e).")
+@click.option("--source", type=SOURCE, help="Dashboard: what the monitor watches: camera index, video, image folder or URL.")
+@click.option("--model", type=MODEL_DIR, help="Dashboard: the monitor's model directory.")
+@click.option("--interval", type=str, default="5", show_default=True, callback=lambda ctx, param, value: _seconds(value),
               help="Dashboard: seconds between analysed frames (0 = every frame).")
-@click.option("--landmarker", type=click.Path(path_type=Path),
-              help="Dashboard: the face_landmarker.task to extract and watch with.")
+@click.option("--landmarker", type=FILE, help="Dashboard: the face_landmarker.task to extract and watch with.")
 @prior_option
 @click.pass_context
 def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path | None, interval: float,
@@ -91,14 +115,6 @@ def cli(ctx: click.Context, data: Path | None, source: str | None, model: Path |
 
     Without a subcommand, opens the terminal dashboard.
     """
-    if data is not None and not data.is_dir():
-        raise UsageError(f"--data {data}: no such folder")
-    if model is not None and not model.is_dir():
-        raise UsageError(f"--model {model}: no such model directory")
-    if interval < 0:
-        raise UsageError(f"--interval must be >= 0 seconds, not {interval:g}")
-    if landmarker is not None and not landmarker.is_file():
-        raise UsageError(f"--landmarker {landmarker}: no such file")
     if ctx.invoked_subcommand is None:
         from .tui.app import Settings, run_app  # Textual loads only when the dashboard opens
 

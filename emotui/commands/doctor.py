@@ -12,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 import click
+from ..inputs import GIVEN_FILE
 from .render import output_console
 from rich.markup import escape
 from rich.table import Table
@@ -129,7 +130,7 @@ def _path_check(name: str, path_fn) -> Check:  # noqa: ANN001
 
 
 @click.command("doctor")
-@click.option("--landmarker", type=click.Path(dir_okay=False, path_type=Path), help="face_landmarker.task to check.")
+@click.option("--landmarker", type=GIVEN_FILE, help="face_landmarker.task to check.")
 def doctor(landmarker: Path | None) -> None:
     """Show versions, the landmarker model and its checksum, cameras, and where emotui keeps its files.
 

@@ -4,16 +4,16 @@ manifest."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
+from ..inputs import GIVEN_PATH, MODEL_DIR
 from . import prior_option
 
 
 @click.command(name="evaluate")
-@click.argument("data", type=click.Path(path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
+@click.argument("data", type=GIVEN_PATH)
+@click.option("--model", "model_dir", type=MODEL_DIR, default=None, help="Model directory (default: the shipped model).")
 @prior_option
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
 def evaluate(data, model_dir, prior, as_json) -> None:  # noqa: ANN001
@@ -37,5 +37,7 @@ def evaluate(data, model_dir, prior, as_json) -> None:  # noqa: ANN001
     from .render import metrics_table, output_console
 
     console = output_console()
-    console.print(f"model {metrics['model']} on {data}" + (f", {prior} prior" if prior != "data" else ""))
+    from ..progress_render import shown
+
+    console.print(f"model {shown(metrics['model'])} on {shown(data)}" + (f", {prior} prior" if prior != "data" else ""))
     console.print(metrics_table(metrics))

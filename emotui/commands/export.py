@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import click
 
+from ..inputs import GIVEN_FILE, OUT_FILE, TEXT
 from ..live.logstore import FORMATS
 
 
 @click.command("export")
-@click.option("--session", help="Session id (or a unique prefix); default: the most recent session.")
+@click.option("--session", type=TEXT, help="Session id (or a unique prefix); default: the most recent session.")
 @click.option("--all", "all_sessions", is_flag=True, help="Every session.")
-@click.option("--since", help="Rows at or after this time: ISO 8601 (UTC if no zone) or an age like 30m, 2h, 7d.")
-@click.option("--until", help="Rows at or before this time (same forms as --since).")
+@click.option("--since", type=TEXT, help="Rows at or after this time: ISO 8601 (UTC if no zone) or an age like 30m, 2h, 7d.")
+@click.option("--until", type=TEXT, help="Rows at or before this time (same forms as --since).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), required=True)
-@click.option("--out", type=click.Path(dir_okay=False), help="Output file (default: stdout for csv and jsonl).")
-@click.option("--db", type=click.Path(dir_okay=False), help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
+@click.option("--out", type=OUT_FILE, help="Output file (default: stdout for csv and jsonl).")
+@click.option("--db", type=GIVEN_FILE, help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
 def export(session: str | None, all_sessions: bool, since: str | None, until: str | None, fmt: str,
            out: str | None, db: str | None) -> None:
     """Write the prediction log, one row per face per analysed frame, one column per class probability.

@@ -14,33 +14,38 @@ from rich.console import Console
 from rich.table import Table
 
 from ..data.schema import STATUSES
+from ..inputs import FILE, GIVEN_PATH, OUT_FILE, TEXT, Count
+from ..progress_render import shown
 from .render import output_console
 
 
 @click.command("extract")
-@click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+@click.argument("dataset", type=GIVEN_PATH)
+@click.option("--out", type=OUT_FILE,
               help="Parquet file to write (default: the dataset's file under the data directory).")
-@click.option("--workers", type=click.IntRange(min=1),
+@click.option("--workers", type=Count(1),
               help="Processes to run (default: all cores); with --engine ray, Ray actors (default: the cluster's CPUs).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Who detects: processes on this machine, or Ray actors (needs `pip install 'emotui[ray]'`).")
-@click.option("--address", metavar="ADDR",
+@click.option("--address", type=TEXT, metavar="ADDR",
               help="With --engine ray: the Ray cluster (HOST:PORT of its head node, or auto); default: a local "
                    "instance on this machine's cores.")
-@click.option("--max-faces", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--max-faces", type=Count(1), default=1, show_default=True,
               help="Faces kept per image, largest first (one row each).")
-@click.option("--landmarker", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--landmarker", type=FILE,
               help="face_landmarker.task to use (default: $EMOTUI_LANDMARKER, models/, or download).")
 @click.option("--mirror-view/--no-mirror-view", default=True, show_default=True,
               help="Also mesh each face in the mirrored image (a second reading the classifier averages in: about "
                    "2 points of accuracy for twice MediaPipe's time).")
 @click.option("--retry-missed", is_flag=True,
               help="Detect again the images recorded with no face or an error (a newer emotui finds more faces).")
+@click.option("--drop-conflicts", is_flag=True,
+              help="Leave out (and count) the images a manifest lists with two different labels, instead of "
+                   "refusing the manifest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option("--chunk-size", type=click.IntRange(min=1), hidden=True)
+@click.option("--chunk-size", type=Count(1), hidden=True)
 def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, address: str | None, max_faces: int,
-            landmarker: Path | None, mirror_view: bool, retry_missed: bool, as_json: bool,
+            landmarker: Path | None, mirror_view: bool, retry_missed: bool, drop_conflicts: bool, as_json: bool,
             chunk_size: int | None) -> None:
     """Extract MediaPipe face landmarks, blendshapes and head pose from every image of DATASET.
 
@@ -62,16 +67,8 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
         import_ray()  # a missing extra or a wrong address is said before the dataset is read
         if address:
             check_address(address)
-    frame = discover(dataset)
-    unknown = frame.attrs.get("unknown_labels") or {}
-    if unknown:
-        err.print(f"[yellow]left out {sum(unknown.values())} files with unknown labels:[/] {describe_unknown(unknown)}",
-                  highlight=False, soft_wrap=True)
-    unreadable = frame.attrs.get("unreadable_folders") or []
-    if unreadable:
-        more = f" and {len(unreadable) - 3} more" if len(unreadable) > 3 else ""
-        err.print(f"[yellow]left out {len(unreadable)} folder(s) that cannot be listed:[/] "
-                  f"{', '.join(unreadable[:3])}{more}", highlight=False, soft_wrap=True)
+    frame = discover(dataset, drop_conflicts=drop_conflicts)
+    _warn_left_out(frame.attrs, err, describe_unknown)
     on_download, end_download = download_progress(err)
     try:
         model = resolve_landmarker(landmarker, on_progress=on_download)
@@ -84,9 +81,9 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
                                  on_event=render, stop=stop, chunk_size=chunk_size, engine=engine, address=address,
                                  mirror_view=mirror_view, retry_missed=retry_missed)
     if as_json:
-        click.echo(json.dumps(summary.as_dict(), indent=2))
+        click.echo(json.dumps(_with_discovery(summary.as_dict(), frame.attrs), indent=2))
     else:
-        _print_summary(summary, output_console())
+        _print_summary(summary, output_console(), frame.attrs)
     if summary.cancelled:
         err.print(f"stopped: {summary.remaining} images left; run the same command again to finish")
         click.get_current_context().exit(130)
@@ -112,16 +109,72 @@ def _stop_on_ctrl_c(stop: threading.Event, console: Console) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _print_summary(summary, console: Console) -> None:  # noqa: ANN001
-    statuses = [s for s in STATUSES if summary.by_status.get(s)] or ["ok"]
-    table = Table(title=f"{summary.out}", title_justify="left", show_footer=True)
+def _some(paths: list[str], limit: int = 3) -> str:
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return shown(", ".join(paths[:limit]) + more)
+
+
+def _warn_left_out(attrs: dict, err: Console, describe_unknown) -> None:  # noqa: ANN001
+    """One line on stderr for each kind of dataset entry or manifest row left out, merged or taken from outside."""
+    unknown = attrs.get("unknown_labels") or {}
+    if unknown:
+        err.print(f"[yellow]left out {sum(unknown.values())} files with unknown labels:[/] "
+                  f"{shown(describe_unknown(unknown))}", highlight=False, soft_wrap=True)
+    unreadable = attrs.get("unreadable_folders") or []
+    if unreadable:
+        err.print(f"[yellow]left out {len(unreadable)} folder(s) that cannot be listed:[/] {_some(unreadable)}",
+                  highlight=False, soft_wrap=True)
+    skipped = attrs.get("skipped") or []
+    if skipped:
+        err.print(f"[yellow]skipped {len(skipped)} entries that are not regular files (never opened):[/] "
+                  f"{_some([entry['path'] + ' (' + entry['reason'] + ')' for entry in skipped])}", highlight=False, soft_wrap=True)
+    m = attrs.get("manifest") or {}
+    if m.get("merged"):
+        err.print(f"merged {m['merged']} duplicate manifest row(s) (same image, same label)", highlight=False)
+    if m.get("left_out"):
+        err.print(f"[yellow]left out {m['conflicts']} image(s) ({m['left_out']} rows) listed with two different "
+                  "labels (--drop-conflicts)[/]", highlight=False)
+    if m.get("refused"):
+        err.print(f"[yellow]refused {m['refused']} manifest row(s) outside the manifest's folder that do not "
+                  f"exist:[/] {_some(m['refused_paths'])}", highlight=False, soft_wrap=True)
+    if m.get("outside"):
+        err.print(f"{m['outside']} manifest row(s) outside the manifest's folder: {_some(m['outside_paths'])}",
+                  highlight=False, soft_wrap=True)
+
+
+def _with_discovery(summary: dict, attrs: dict) -> dict:
+    """The --json summary plus what discovery left out: skipped entries counted as a status (they are in no
+    features row), and the manifest's row counts."""
+    skipped = attrs.get("skipped") or []
+    if skipped:
+        summary["by_status"]["skipped"] = len(skipped)
+        for entry in skipped:
+            counts = summary["by_class"].setdefault(entry["label"], {})
+            counts["skipped"] = counts.get("skipped", 0) + 1
+    summary["skipped"] = skipped
+    summary["manifest"] = attrs.get("manifest") or {}
+    return summary
+
+
+def _print_summary(summary, console: Console, attrs: dict | None = None) -> None:  # noqa: ANN001
+    data = _with_discovery(summary.as_dict(), attrs or {})
+    by_status, by_class = data["by_status"], data["by_class"]
+    statuses = [s for s in (*STATUSES, "skipped") if by_status.get(s)] or ["ok"]
+    table = Table(title=shown(summary.out), title_justify="left", show_footer=True)
     table.add_column("class", footer="all")
     for status in statuses:
-        table.add_column(status, justify="right", footer=str(summary.by_status.get(status, 0)))
-    table.add_column("images", justify="right", footer=str(sum(summary.by_status.values())))
-    for label, counts in summary.by_class.items():
-        table.add_row(label, *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
+        table.add_column(status, justify="right", footer=str(by_status.get(status, 0)))
+    table.add_column("images", justify="right", footer=str(sum(by_status.values())))
+    for label, counts in sorted(by_class.items()):
+        table.add_row(shown(label), *(str(counts.get(s, 0)) for s in statuses), str(sum(counts.values())))
     console.print(table)
+    m = data["manifest"]
+    if m.get("rows"):
+        console.print(f"manifest: {m['rows']} rows, {m['merged']} merged, {m['left_out']} left out "
+                      f"({m['conflicts']} images with two labels), {m['refused']} refused (outside, missing), "
+                      f"{m['outside']} outside its folder", highlight=False)
+    for entry in data["skipped"][:10]:
+        console.print(f"skipped {shown(entry['path'])}: {entry['reason']}", highlight=False, soft_wrap=True)
     who = "Ray actor(s)" if summary.engine == "ray" else "worker(s)"
     rate = f" at {summary.rate:.1f} images/s with {summary.workers} {who}" if summary.detected else ""
     console.print(

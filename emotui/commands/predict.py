@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 import numpy as np
 
 from ..data.features import REFERENCE_MIN_FACES
+from ..inputs import GIVEN_FILE, MODEL_DIR, Count
 from . import prior_option
 
 
 @click.command(name="predict")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None, help="Model directory (default: the shipped model).")
+@click.argument("images", nargs=-1, required=True, type=GIVEN_FILE)
+@click.option("--model", "model_dir", type=MODEL_DIR, default=None, help="Model directory (default: the shipped model).")
 # A group photo's faces, all of them: with fewer found, photos of 640 px or more are searched in tiles (~4 passes).
-@click.option("--max-faces", default=10, show_default=True, type=click.IntRange(1), help="Most faces per image.")
+@click.option("--max-faces", default=10, show_default=True, type=Count(1), help="Most faces per image.")
 @click.option("--same-person", is_flag=True,
               help="The images show one person: judge each face against the mean of the largest faces "
                    f"(used from {REFERENCE_MIN_FACES} images on), as the monitor does for a tracked face.")

@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
+from ..inputs import GIVEN_FILE, OUT_FOLDER, Count, Number
 from ..learn.recipes import DEFAULT_MODEL_SIZE
 
 
 @click.command(name="train")
-@click.argument("features", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.argument("features", nargs=-1, required=True, type=GIVEN_FILE)
+@click.option("--out", "out", required=True, type=OUT_FOLDER,
               help="Model directory to write.")
-@click.option("--epochs", default=60, show_default=True, type=click.IntRange(1), help="Most epochs (early stopping may end sooner).")
-@click.option("--folds", default=None, type=click.IntRange(2), help="Subject-grouped K-fold cross-validation.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--epochs", default=60, show_default=True, type=Count(1), help="Most epochs (early stopping may end sooner).")
+@click.option("--folds", default=None, type=Count(2), help="Subject-grouped K-fold cross-validation.")
+@click.option("--seed", default=0, show_default=True, type=Count(0, 2**32 - 1))
 @click.option("--model-size", default=DEFAULT_MODEL_SIZE, show_default=True, type=click.Choice(["mlp", "tiny", "small"]),
               help="mlp: a whole-face MLP (best on unseen faces); tiny, small: region transformers.")
-@click.option("--batch-size", default=None, type=click.IntRange(8),
+@click.option("--batch-size", default=None, type=Count(8),
               help="Faces per step [default: the size's recipe, 256 for mlp, 64 otherwise].")
-@click.option("--lr", default=1e-3, show_default=True, type=click.FloatRange(0, min_open=True))
-@click.option("--test-on", "test_on", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--lr", default=1e-3, show_default=True, type=Number(0, low_open=True))
+@click.option("--test-on", "test_on", multiple=True, type=GIVEN_FILE,
               help="Features file to test on only (repeatable): judge the model on a dataset it never trained on.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final metrics as one JSON object.")

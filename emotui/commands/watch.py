@@ -13,6 +13,7 @@ import click
 
 from ..live.camera import BACKENDS
 from ..errors import UsageError
+from ..inputs import FILE, MODEL_DIR, OUT_FILE, OUT_FOLDER, POSITIVE_SECONDS, SECONDS, SOURCE, TEXT, Count, Number
 from . import prior_option
 
 
@@ -59,26 +60,26 @@ def prediction_line(p) -> str:  # noqa: ANN001
 
 
 @click.command("watch")
-@click.option("--source", "source", required=True,
+@click.option("--source", "source", type=SOURCE, required=True,
               help="Camera index (0), device (/dev/video0), video file, folder of images, or http/rtsp URL.")
-@click.option("--interval", type=click.FloatRange(min=0), default=5.0, show_default=True,
+@click.option("--interval", type=SECONDS, default=5.0, show_default=True,
               help="Seconds between analysed frames; 0 analyses every frame.")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Stop after this many seconds.")
-@click.option("--frames", type=click.IntRange(min=1), help="Stop after this many analysed frames.")
-@click.option("--model", type=click.Path(file_okay=False), help="Classifier checkpoint directory (default: the shipped one).")
-@click.option("--max-faces", type=click.IntRange(min=1, max=16), default=1, show_default=True)
-@click.option("--smooth", type=click.FloatRange(min=0, max=1, max_open=True), default=0.5, show_default=True,
+@click.option("--duration", type=POSITIVE_SECONDS, help="Stop after this many seconds.")
+@click.option("--frames", type=Count(1), help="Stop after this many analysed frames.")
+@click.option("--model", type=MODEL_DIR, help="Classifier checkpoint directory (default: the shipped one).")
+@click.option("--max-faces", type=Count(1, 16), default=1, show_default=True)
+@click.option("--smooth", type=Number(0, 1, high_open=True), default=0.5, show_default=True,
               help="EMA weight of the past per face (0 disables smoothing).")
-@click.option("--uncertain-below", type=click.FloatRange(min=0, max=1), default=0.4, show_default=True,
+@click.option("--uncertain-below", type=Number(0, 1), default=0.4, show_default=True,
               help="Flag predictions whose confidence is below this.")
 @click.option("--fast", is_flag=True, help="Read video files and folders as fast as possible, not at their real rate.")
-@click.option("--save-frames", type=click.Path(file_okay=False), help="Save each analysed frame as JPEG here (off by default).")
+@click.option("--save-frames", type=OUT_FOLDER, help="Save each analysed frame as JPEG here (off by default).")
 @click.option("--camera-backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
-@click.option("--resolution", help="Requested camera resolution, e.g. 1280x720.")
-@click.option("--reconnect-timeout", type=click.FloatRange(min=0), default=30.0, show_default=True,
+@click.option("--resolution", type=TEXT, help="Requested camera resolution, e.g. 1280x720.")
+@click.option("--reconnect-timeout", type=SECONDS, default=30.0, show_default=True,
               help="Seconds to keep retrying a camera or stream that disappears.")
-@click.option("--db", type=click.Path(dir_okay=False), help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
-@click.option("--landmarker", type=click.Path(dir_okay=False), help="face_landmarker.task to use.")
+@click.option("--db", type=OUT_FILE, help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
+@click.option("--landmarker", type=FILE, help="face_landmarker.task to use.")
 @prior_option
 @click.option("--headless", is_flag=True,
               help="Print predictions instead of opening the dashboard on its monitor pane.")
@@ -157,10 +158,6 @@ def _open_dashboard(source: str, interval: float, model: str | None, db: str | N
 
     with open_source(source):
         pass
-    if model is not None and not Path(model).is_dir():
-        raise UsageError(f"--model {model}: no such model directory")
-    if landmarker is not None and not Path(landmarker).is_file():
-        raise UsageError(f"--landmarker {landmarker}: no such file")
     # The dashboard's jobs find the log where every emotui command looks.
     if db:
         os.environ["EMOTUI_DB"] = str(Path(db).expanduser().resolve())

@@ -10,15 +10,24 @@ Layouts, tried in this order:
 Labels go through emotui.labels.normalize_label. Files whose label is unknown are left out and counted in
 `frame.attrs["unknown_labels"]` ({name: files}); nothing is guessed. Symlinked folders are followed (each real
 folder once); folders that cannot be listed are left out and named in `frame.attrs["unreadable_folders"]`.
+
+An entry that is there but is not a regular file (a FIFO, a socket, a device, a folder named like an image) is
+never opened (a FIFO would block its reader for ever): it is left out and listed in `frame.attrs["skipped"]`
+({path, label, reason}). Manifest rows are checked as they are read (`frame.attrs["manifest"]`, ManifestCounts):
+the same image listed twice with one label is merged; with two labels (or subjects) it is refused in one line
+naming the files, or with `drop_conflicts` left out; a path outside the manifest's folder is kept only if it
+exists.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError
+from ..inputs import not_regular_reason
 from ..labels import normalize_label
 
 # Everything OpenCV's imdecode reads; other files (notes, CSVs) are ignored.
@@ -38,9 +47,10 @@ def is_image(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
 
 
-def _walk_images(root: Path, unreadable: list[str]) -> list[Path]:
+def _walk_images(root: Path, unreadable: list[str], odd: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Images under root, following symlinked folders; a link back to a folder already seen is not walked again
-    (a loop would otherwise never end). Folders that cannot be listed are appended to `unreadable`."""
+    (a loop would otherwise never end). Folders that cannot be listed are appended to `unreadable`, image names
+    that are not regular files (a FIFO) to `odd` with the reason, instead of being returned."""
     found, seen = [], set()
     for folder, dirs, files in os.walk(root, followlinks=True, onerror=lambda exc: unreadable.append(_abs(exc.filename))):
         try:
@@ -53,7 +63,14 @@ def _walk_images(root: Path, unreadable: list[str]) -> list[Path]:
             continue
         seen.add((info.st_dev, info.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(folder) / name for name in sorted(files) if is_image(Path(name)))
+        for name in sorted(files):
+            if not is_image(Path(name)):
+                continue
+            reason = not_regular_reason(Path(folder) / name)
+            if reason is None:
+                found.append(Path(folder) / name)
+            elif odd is not None:
+                odd.append((Path(folder) / name, reason))
     return found
 
 
@@ -62,18 +79,25 @@ def _abs(path: Path) -> str:
     return os.path.abspath(path)
 
 
-def discover(path: str | Path):  # noqa: ANN201 (pandas is imported lazily)
+def discover(path: str | Path, *, drop_conflicts: bool = False):  # noqa: ANN201 (pandas is imported lazily)
     """Return a DataFrame with columns path (absolute), label (one of CLASSES), subject (str), plus extras.
 
-    `frame.attrs` holds "layout", "root" and "unknown_labels". Raises DatasetError when nothing usable is found.
+    `frame.attrs` holds "layout", "root", "unknown_labels", "unreadable_folders", "skipped" and "manifest".
+    Raises DatasetError when nothing usable is found, or when a manifest gives one image two labels (unless
+    `drop_conflicts`, which leaves such images out and counts them).
     """
+    if not str(path).strip():
+        raise DatasetError("no dataset given (an empty path)")  # Path("") would be ".", the current folder
     root = Path(path).expanduser()
     if not root.exists():
         raise DatasetError(f"dataset not found: {root}")
+    reason = not_regular_reason(root)
+    if not root.is_dir() and reason:
+        raise DatasetError(f"{root} is {reason}: not a dataset folder or CSV manifest")
     if root.is_file():
         if root.suffix.lower() != ".csv":
             raise DatasetError(f"{root} is a file but not a CSV manifest (path,label[,subject])")
-        return _finish(_from_manifest(root), "manifest", root)
+        return _finish(_from_manifest(root, drop_conflicts), "manifest", root)
     if not os.access(root, os.R_OK | os.X_OK):
         raise DatasetError(f"cannot read dataset folder: {root}")
     try:
@@ -81,11 +105,11 @@ def discover(path: str | Path):  # noqa: ANN201 (pandas is imported lazily)
     except StopIteration:
         raise DatasetError(f"dataset folder is empty: {root}") from None
     for layout, finder in (("kaggle", _from_kaggle), ("folders", _from_class_folders)):
-        rows = finder(root)
+        rows = finder(root, drop_conflicts)
         if rows is not None:
             return _finish(rows, layout, root)
     if (root / "manifest.csv").is_file():
-        return _finish(_from_manifest(root / "manifest.csv"), "manifest", root)
+        return _finish(_from_manifest(root / "manifest.csv", drop_conflicts), "manifest", root)
     raise DatasetError(
         f"no recognisable dataset layout in {root}: expected images/<set_id>/<Emotion>.jpg, "
         f"<label>/<image> class folders, or a CSV manifest with path,label columns"
@@ -94,6 +118,23 @@ def discover(path: str | Path):  # noqa: ANN201 (pandas is imported lazily)
 
 # ---------------------------------------------------------------- layouts
 
+@dataclass
+class ManifestCounts:
+    """What the manifests' rows came to, for the summary."""
+
+    rows: int = 0  # rows read
+    merged: int = 0  # rows repeating an earlier row of the same image with the same label: merged into it
+    conflicts: int = 0  # images listed with two different labels (or subjects)
+    left_out: int = 0  # rows of those images, left out (drop_conflicts)
+    refused: int = 0  # rows naming a path outside the manifest's folder that does not exist
+    outside: int = 0  # rows kept whose path is outside the manifest's folder (they exist)
+    refused_paths: list[str] = field(default_factory=list)
+    outside_paths: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
 class _Rows:
     """Rows being collected, plus the unknown labels met on the way."""
 
@@ -101,6 +142,12 @@ class _Rows:
         self.records: list[dict] = []
         self.unknown: Counter[str] = Counter()
         self.unreadable: list[str] = []  # folders that could not be listed
+        self.skipped: list[dict] = []  # entries that are not regular files: {path, label, reason}
+        self.manifest = ManifestCounts()
+
+    def skip(self, path: Path, raw_label: str, reason: str) -> None:
+        label = normalize_label(raw_label)
+        self.skipped.append({"path": _abs(path), "label": label or str(raw_label), "reason": reason})
 
     def add(self, path: Path, raw_label: str, subject: str, **extra: object) -> None:
         label = normalize_label(raw_label)
@@ -110,7 +157,7 @@ class _Rows:
         self.records.append({"path": _abs(path), "label": label, "subject": str(subject), **extra})
 
 
-def _from_kaggle(root: Path) -> _Rows | None:
+def _from_kaggle(root: Path, drop_conflicts: bool = False) -> _Rows | None:
     images = root / "images"
     pointed_inside = not images.is_dir()
     if pointed_inside:  # DATASET may be the images/ folder itself, with emotions.csv beside it
@@ -122,11 +169,15 @@ def _from_kaggle(root: Path) -> _Rows | None:
     rows = _Rows()
     for set_dir in sets:
         try:
-            images_of_set = sorted(p for p in set_dir.iterdir() if p.is_file() and is_image(p))
+            images_of_set = sorted(p for p in set_dir.iterdir() if is_image(p) and not p.is_dir())
         except OSError:
             rows.unreadable.append(_abs(set_dir))
             continue
         for image in images_of_set:
+            reason = not_regular_reason(image)
+            if reason:  # a FIFO named Happy.jpg: left out, never opened
+                rows.skip(image, image.stem, reason)
+                continue
             rows.add(image, image.stem, set_dir.name, set_id=set_dir.name)
     # Inside images/, only files named after expressions make this layout (not any folder of photos).
     if not rows.records and (pointed_inside or not rows.unknown) and not rows.unreadable:
@@ -145,13 +196,17 @@ def _from_kaggle(root: Path) -> _Rows | None:
     return rows
 
 
-def _from_class_folders(root: Path) -> _Rows | None:
+def _from_class_folders(root: Path, drop_conflicts: bool = False) -> _Rows | None:
     unreadable: list[str] = []
-    files = [p for p in _walk_images(root, unreadable) if p.parent != root]
+    odd: list[tuple[Path, str]] = []
+    files = [p for p in _walk_images(root, unreadable, odd) if p.parent != root]
     if not files:
-        if any(normalize_label(Path(folder).name) for folder in unreadable):
-            rows = _Rows()  # class folders, none of which could be listed: say so rather than "no layout"
+        if any(normalize_label(Path(folder).name) for folder in unreadable) or \
+                any(normalize_label(path.parent.name) for path, _ in odd):
+            rows = _Rows()  # class folders, none of which could be listed or read: say so rather than "no layout"
             rows.unreadable = unreadable
+            for path, reason in odd:
+                rows.skip(path, path.parent.name, reason)
             return rows
         return None
     by_folder: dict[Path, list[Path]] = {}
@@ -160,13 +215,18 @@ def _from_class_folders(root: Path) -> _Rows | None:
     # A layout of class folders has at least one folder named after an expression.
     if not any(normalize_label(folder.name) for folder in by_folder):
         return None
-    manifests = _subject_manifests(root, by_folder)
     rows = _Rows()
+    manifests = _subject_manifests(root, by_folder, rows.manifest, drop_conflicts)
     rows.unreadable = unreadable
+    for path, reason in odd:
+        if path.parent != root:
+            rows.skip(path, path.parent.name, reason)
     for folder, images in by_folder.items():
         split = folder.parent.relative_to(root).as_posix()
         for image in images:
-            extra = manifests.get(_abs(image), {})
+            if _abs(image) in manifests.dropped:  # listed with two labels, left out (drop_conflicts)
+                continue
+            extra = dict(manifests.get(_abs(image), {}))
             # Without a manifest each image stands alone: its own subject (so splits are per image).
             subject = extra.pop("subject", None) or image.relative_to(root).with_suffix("").as_posix()
             if split != ".":
@@ -175,10 +235,18 @@ def _from_class_folders(root: Path) -> _Rows | None:
     return rows
 
 
-def _subject_manifests(root: Path, by_folder: dict[Path, list[Path]]) -> dict[str, dict]:
+class _Subjects(dict):
+    """Absolute path -> the manifest's columns for it; `dropped` holds the images left out as conflicting."""
+
+    dropped: set[str]
+
+
+def _subject_manifests(root: Path, by_folder: dict[Path, list[Path]], counts: ManifestCounts,
+                       drop_conflicts: bool) -> _Subjects:
     """manifest.csv files (file,label,subject,...) at the root or in split folders, keyed by absolute path."""
     candidates = {root} | {folder.parent for folder in by_folder}
-    found: dict[str, dict] = {}
+    found = _Subjects()
+    found.dropped = set()
     for base in sorted(candidates):
         manifest = base / "manifest.csv"
         if not manifest.is_file():
@@ -187,15 +255,60 @@ def _subject_manifests(root: Path, by_folder: dict[Path, list[Path]]) -> dict[st
         path_col = next((c for c in _PATH_COLUMNS if c in frame.columns), None)
         if path_col is None or "subject" not in frame.columns:
             continue
+        label_col = next((c for c in _LABEL_COLUMNS if c in frame.columns), None)
         keep = [c for c in frame.columns if c == "subject" or c not in RESERVED_COLUMNS and c != path_col]
-        for record in frame[[path_col, *keep]].to_dict("records"):
-            file = record.pop(path_col)
+        entries = []
+        for record in frame[[path_col, *keep, *([label_col] if label_col else [])]].to_dict("records"):
+            file = _text(record.pop(path_col))
+            if not file:
+                continue
+            label = normalize_label(_text(record.pop(label_col))) if label_col else None
             record["subject"] = _text(record["subject"])
-            found[_abs(base / str(file))] = record
+            entries.append((_abs(base / file), label, record))
+        counts.rows += len(entries)
+        kept, dropped = _merge_duplicates(entries, manifest, counts, drop_conflicts)
+        found.dropped |= dropped
+        found.update((path, record) for path, _, record in kept)
     return found
 
 
-def _from_manifest(csv_path: Path) -> _Rows:
+def _merge_duplicates(entries: list[tuple[str, str | None, dict]], manifest: Path, counts: ManifestCounts,
+                      drop_conflicts: bool) -> tuple[list[tuple[str, str | None, dict]], set[str]]:
+    """One entry per image. Rows repeating an image with the same label and subject are merged (counted); an image
+    given two labels or subjects is refused, naming the files, or with `drop_conflicts` left out (counted)."""
+    by_path: dict[str, list[tuple[str, str | None, dict]]] = {}
+    for entry in entries:
+        by_path.setdefault(entry[0], []).append(entry)
+    kept, conflicts = [], {}
+    for path, group in by_path.items():
+        meanings = {(label, str(record.get("subject", ""))) for _, label, record in group}
+        if len(meanings) == 1:
+            counts.merged += len(group) - 1
+            kept.append(group[0])
+        else:
+            conflicts[path] = group
+    counts.conflicts += len(conflicts)
+    if conflicts and not drop_conflicts:
+        raise DatasetError(f"{manifest} lists {len(conflicts)} image(s) with two different labels or subjects: "
+                           f"{_describe_conflicts(conflicts, manifest.parent)}; fix the manifest, or leave them "
+                           "out with `emotui extract --drop-conflicts`")
+    counts.left_out += sum(len(group) for group in conflicts.values())
+    return kept, set(conflicts)
+
+
+def _describe_conflicts(conflicts: dict[str, list], base: Path, limit: int = 5) -> str:
+    """'happy/a.png (happy, sad), b.png (S1 anger, S2 anger) and 3 more': the files and what they were given."""
+    parts = []
+    for path, group in list(conflicts.items())[:limit]:
+        labels = sorted({str(label) for _, label, _ in group})
+        if len(labels) == 1:  # the same label, two subjects
+            labels = sorted({f"subject {record.get('subject', '')}" for _, _, record in group})
+        parts.append(f"{os.path.relpath(path, _abs(base))} ({', '.join(labels)})")
+    more = f" and {len(conflicts) - limit} more" if len(conflicts) > limit else ""
+    return ", ".join(parts) + more
+
+
+def _from_manifest(csv_path: Path, drop_conflicts: bool = False) -> _Rows:
     frame = _read_csv(csv_path)
     path_col = next((c for c in _PATH_COLUMNS if c in frame.columns), None)
     label_col = next((c for c in _LABEL_COLUMNS if c in frame.columns), None)
@@ -205,16 +318,48 @@ def _from_manifest(csv_path: Path) -> _Rows:
         )
     base = csv_path.parent
     extras = [c for c in frame.columns if c not in (path_col, label_col) and c not in RESERVED_COLUMNS]
-    rows = _Rows()
+    rows, entries = _Rows(), []
     for record in frame.to_dict("records"):
         rel = record[path_col]
         if not isinstance(rel, str) or not rel.strip():
             rows.unknown["(no path)"] += 1
             continue
-        image = base / rel.strip()
-        subject = _text(record.get("subject")) or Path(rel).with_suffix("").as_posix()
-        rows.add(image, _text(record[label_col]), subject, **{c: record[c] for c in extras})
+        raw_label = _text(record[label_col])
+        label = normalize_label(raw_label)
+        if label is None:
+            rows.unknown[raw_label] += 1
+            continue
+        subject = _text(record.get("subject")) or Path(rel.strip()).with_suffix("").as_posix()
+        entries.append((_abs(base / rel.strip()), label,
+                        {"subject": subject, "raw": raw_label, **{c: record[c] for c in extras}}))
+    rows.manifest.rows = len(entries)
+    kept, _ = _merge_duplicates(entries, csv_path, rows.manifest, drop_conflicts)
+    for path, _, record in kept:
+        if not _within_checked(Path(path), base, rows):
+            continue
+        raw = record.pop("raw")
+        reason = not_regular_reason(path)
+        if reason:  # a FIFO, a folder: never opened
+            rows.skip(Path(path), raw, reason)
+            continue
+        rows.add(Path(path), raw, record.pop("subject"), **record)
     return rows
+
+
+def _within_checked(path: Path, base: Path, rows: _Rows) -> bool:
+    """Whether a manifest row's path may be used: inside the manifest's folder, or outside it and there (then
+    counted as outside). A path outside that does not exist is refused and counted: `../` typos and paths from
+    another machine are said, not recorded as thousands of unreadable images."""
+    real, folder = os.path.realpath(path), os.path.realpath(base)
+    if os.path.commonpath([real, folder]) == folder:
+        return True
+    if os.path.exists(path):
+        rows.manifest.outside += 1
+        rows.manifest.outside_paths.append(str(path))
+        return True
+    rows.manifest.refused += 1
+    rows.manifest.refused_paths.append(str(path))
+    return False
 
 
 # ---------------------------------------------------------------- helpers
@@ -245,11 +390,16 @@ def _finish(rows: _Rows, layout: str, root: Path):  # noqa: ANN202
                                "and no other image was found")
         if rows.unknown:
             raise DatasetError(f"no image in {root} has a known expression label; unknown: {describe_unknown(rows.unknown)}")
+        if rows.skipped:
+            first = rows.skipped[0]
+            raise DatasetError(f"no image in {root} is a regular file: {len(rows.skipped)} skipped, e.g. "
+                               f"{first['path']} ({first['reason']})")
         raise DatasetError(f"no images found in {root}")
     frame = pd.DataFrame.from_records(rows.records)
     frame = frame.drop_duplicates("path").reset_index(drop=True)
     frame.attrs.update(layout=layout, root=_abs(root), unknown_labels=dict(rows.unknown.most_common()),
-                       unreadable_folders=sorted(rows.unreadable))
+                       unreadable_folders=sorted(rows.unreadable), skipped=rows.skipped,
+                       manifest=rows.manifest.as_dict())
     return frame
 
 

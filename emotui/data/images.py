@@ -3,6 +3,9 @@
 A file's header can claim any size: a 400 KB PNG that says 60000x60000 would make OpenCV allocate gigabytes (or
 raise a screenful of cv2.error). The size is read from the header first; a JPEG too big is decoded at 1/2, 1/4 or
 1/8 scale by libjpeg itself, anything else too big is refused with a one-line ImageTooLargeError.
+
+Every open goes through emotui.inputs.open_regular: a FIFO, socket or device named like an image is refused as
+unreadable ("not a regular file (FIFO)"), never read (reading a FIFO waits for a writer for ever).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ImageReadError
+from ..inputs import NotRegularFile, open_regular
 
 # Pixels decoded at most (about 300 MB as RGB, with OpenCV's own BGR copy 600 MB): 10000x10000 still decodes.
 MAX_DECODE_PIXELS = 100_000_000
@@ -30,7 +34,7 @@ class ImageTooLargeError(ImageReadError):
 def image_size(path: str | Path) -> tuple[str, int, int] | None:
     """(format, width, height) as stored, from the header alone; None when it cannot be told from the header."""
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(32)
             if head.startswith(_PNG_SIGNATURE) and head[12:16] == b"IHDR":
                 width, height = struct.unpack(">II", head[16:24])
@@ -39,9 +43,10 @@ def image_size(path: str | Path) -> tuple[str, int, int] | None:
                 fh.seek(2)
                 size = _jpeg_sof_size(fh)
                 return ("jpeg", *size) if size else None
+            fh.seek(0)
+            return _pillow_size(fh)  # the same descriptor: the file checked is the file read
     except OSError:
         return None  # the decode reports why the file cannot be read
-    return _pillow_size(path)
 
 
 def _jpeg_sof_size(fh) -> tuple[int, int] | None:  # noqa: ANN001
@@ -75,7 +80,7 @@ def _jpeg_sof_size(fh) -> tuple[int, int] | None:  # noqa: ANN001
     return None
 
 
-def _pillow_size(path: str | Path) -> tuple[str, int, int] | None:
+def _pillow_size(path) -> tuple[str, int, int] | None:  # noqa: ANN001 (a path or an open binary file)
     try:
         from PIL import Image  # comes with mediapipe (through matplotlib); only used to read headers
     except ImportError:
@@ -119,7 +124,10 @@ def decode_image(path: str | Path, *, min_side: int | None = None) -> tuple[np.n
                 f"(at most {MAX_DECODE_PIXELS // 1_000_000} megapixels are decoded)"
             )
     try:
-        data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode also handles non-ASCII paths
+        with open_regular(path) as fh:  # a file object, not a name: also handles non-ASCII paths
+            data = np.frombuffer(fh.read(), dtype=np.uint8)
+    except NotRegularFile as exc:
+        raise ImageReadError(f"{exc.strerror}: {path}") from None
     except OSError as exc:
         raise ImageReadError(f"cannot read {path}: {exc.strerror or exc}") from None
     if data.size == 0:
