@@ -160,7 +160,9 @@ def _print_summary(summary, console: Console, attrs: dict | None = None) -> None
     data = _with_discovery(summary.as_dict(), attrs or {})
     by_status, by_class = data["by_status"], data["by_class"]
     statuses = [s for s in (*STATUSES, "skipped") if by_status.get(s)] or ["ok"]
-    table = Table(title=shown(summary.out), title_justify="left", show_footer=True)
+    # The features file on its own line, not as the table's title: a title wraps at the table's width.
+    console.print(shown(summary.out), highlight=False, soft_wrap=True)
+    table = Table(show_footer=True)
     table.add_column("class", footer="all")
     for status in statuses:
         table.add_column(status, justify="right", footer=str(by_status.get(status, 0)))

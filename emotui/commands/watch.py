@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -30,6 +31,7 @@ def prediction_json(p) -> dict[str, Any]:  # noqa: ANN001
     return prediction_record(p)
 
 
+OUTPUT_CLOSED = "output closed"  # the end reason when stdout's reader went away
 # What each end reason (kept as such in the log and `emotui sessions`) means, for the line told at the end.
 END_MESSAGES = {
     "source ended": "the source has no more frames",
@@ -38,6 +40,7 @@ END_MESSAGES = {
     "stopped": "stopped (Ctrl-C or a signal)",
     "source lost": "the source was lost and did not come back in time (--reconnect-timeout)",
     "interrupted": "interrupted",
+    "output closed": "the reader of the output went away (`| head`): stopped cleanly",
 }
 
 
@@ -111,11 +114,14 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         return
     os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
     stop = threading.Event()
+    output = _Output(stop)
 
     def on_event(event: Any) -> None:
         if isinstance(event, Prediction):
-            click.echo(json.dumps(prediction_json(event)) if as_json else prediction_line(event))
+            output.line(json.dumps(prediction_json(event)) if as_json else prediction_line(event))
         elif isinstance(event, SourceState) and event.state == "ended":
+            if output.closed:
+                return  # said below, with the session's end
             click.echo(f"emotui: watching ended: {end_message(event.message, frames, duration)}", err=True)
         elif isinstance(event, SourceState):
             click.echo(f"emotui: source {event.state}: {event.message}", err=True)
@@ -134,6 +140,10 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
                 uncertain_below=uncertain_below, save_frames=save_frames, landmarker=landmarker,
                 backend=camera_backend, resolution=parse_resolution(resolution), reconnect_timeout=reconnect_timeout,
             )
+            if output.closed:
+                # The loop saw a stop; the log should say why. Every frame analysed is already logged.
+                summary.reason = OUTPUT_CLOSED
+                store.end_session(summary.session, clean=True, reason=OUTPUT_CLOSED)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -145,7 +155,47 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         f"log {summary.db}",
         err=True,
     )
-    sys.stdout.flush()
+    output.flush()
+
+
+class _Output:
+    """Prediction lines on stdout. When the reader goes away (`| head -n 1`: EPIPE), that is a normal way to stop:
+    the session ends cleanly at the next check, and stdout is pointed at /dev/null so that nothing (the flush at
+    exit included) writes to the closed pipe again."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop, self.closed = stop, False
+
+    def line(self, text: str) -> None:
+        if self.closed:
+            return
+        try:
+            click.echo(text)
+            sys.stdout.flush()  # a line as it is made, and EPIPE here rather than at exit
+        except BrokenPipeError:
+            self._close()
+        except OSError as exc:
+            if exc.errno != errno.EPIPE:
+                raise
+            self._close()
+
+    def flush(self) -> None:
+        if self.closed:
+            return
+        try:
+            sys.stdout.flush()
+        except (BrokenPipeError, OSError):
+            self._close()
+
+    def _close(self) -> None:
+        self.closed = True
+        self.stop.set()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):  # no real descriptor (a test runner's stdout): nothing will flush to it
+            pass
 
 
 def _open_dashboard(source: str, interval: float, model: str | None, db: str | None, landmarker: str | None,
