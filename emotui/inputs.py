@@ -74,6 +74,21 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
 
 # ---------------------------------------------------------------- paths a user gives
 
+def expand(text: str | os.PathLike) -> Path:
+    """`~` and `~user` expanded; a `~name` that is no user stays as typed (pathlib would raise RuntimeError)."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:
+        return Path(text)
+
+
+def named(path: object) -> str:
+    """A path as an error line shows it: as typed, unless it holds a newline or another control character,
+    which would break the one line (then quoted, escapes visible)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
 def _text(value: Any) -> str:
     text = "" if value is None else str(value)
     if not text.strip():
@@ -85,36 +100,36 @@ def _stat(path: Path, noun: str) -> os.stat_result:
     try:
         return path.stat()
     except FileNotFoundError:
-        raise InputError(f"no such {noun}: {path}") from None
+        raise InputError(f"no such {noun}: {named(path)}") from None
     except (OSError, ValueError) as exc:  # a component that is a file, a name too long, a NUL byte
-        raise InputError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InputError(f"cannot use {named(path)}: {getattr(exc, 'strerror', None) or exc}") from None
 
 
 def existing_file(value: Any, noun: str = "file") -> Path:
     """A regular file that can be read."""
-    path = Path(_text(value)).expanduser()
+    path = expand(_text(value))
     mode = _stat(path, noun).st_mode
     if not stat.S_ISREG(mode):
-        raise InputError(f"{path} is a {kind_of(mode)}, not a {noun}")
+        raise InputError(f"{named(path)} is a {kind_of(mode)}, not a {noun}")
     if not os.access(path, os.R_OK):
-        raise InputError(f"cannot read {path}: permission denied")
+        raise InputError(f"cannot read {named(path)}: permission denied")
     return path
 
 
 def existing_folder(value: Any, noun: str = "folder") -> Path:
     """A folder that can be listed."""
-    path = Path(_text(value)).expanduser()
+    path = expand(_text(value))
     mode = _stat(path, noun).st_mode
     if not stat.S_ISDIR(mode):
-        raise InputError(f"{path} is a {kind_of(mode)}, not a {noun}")
+        raise InputError(f"{named(path)} is a {kind_of(mode)}, not a {noun}")
     if not os.access(path, os.R_OK | os.X_OK):
-        raise InputError(f"cannot read folder {path}: permission denied")
+        raise InputError(f"cannot read folder {named(path)}: permission denied")
     return path
 
 
 def existing_path(value: Any) -> Path:
     """A readable regular file or folder (a dataset, a features file)."""
-    path = Path(_text(value)).expanduser()
+    path = expand(_text(value))
     mode = _stat(path, "file or folder").st_mode
     return existing_folder(path) if stat.S_ISDIR(mode) else existing_file(path)
 
@@ -122,45 +137,45 @@ def existing_path(value: Any) -> Path:
 def given_path(value: Any, *, folder_ok: bool = True) -> Path:
     """A path whose absence the reader reports in its own words (a dataset, a features file, an image), but
     which, when it is there, must be a readable regular file (or folder, if `folder_ok`): never a FIFO."""
-    path = Path(_text(value)).expanduser()
+    path = expand(_text(value))
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
         return path
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InputError(f"cannot use {named(path)}: {getattr(exc, 'strerror', None) or exc}") from None
     if stat.S_ISDIR(mode) and folder_ok:
         return existing_folder(path)
     if stat.S_ISREG(mode):
         return existing_file(path)
-    raise InputError(f"{path} is a {kind_of(mode)}, not a file{' or folder' if folder_ok else ''}")
+    raise InputError(f"{named(path)} is a {kind_of(mode)}, not a file{' or folder' if folder_ok else ''}")
 
 
 def output_file(value: Any, *, parent_must_exist: bool = False) -> Path:
     """A file to write: if it is there, a regular file; its folder, if there, a folder. With `parent_must_exist`
     a missing folder is refused, never created (a typo must not grow a tree)."""
-    path = Path(_text(value)).expanduser()
+    path = expand(_text(value))
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
         mode = None
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot use {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        raise InputError(f"cannot use {named(path)}: {getattr(exc, 'strerror', None) or exc}") from None
     if mode is not None and not stat.S_ISREG(mode):
-        raise InputError(f"{path} is a {kind_of(mode)}, not a file")
+        raise InputError(f"{named(path)} is a {kind_of(mode)}, not a file")
     parent = path.parent
     if parent.exists() and not parent.is_dir():
-        raise InputError(f"{parent} is a {kind_of(parent.stat().st_mode)}, not a folder")
+        raise InputError(f"{named(parent)} is a {kind_of(parent.stat().st_mode)}, not a folder")
     if parent_must_exist and not parent.exists():
-        raise InputError(f"folder {parent} does not exist (make it first)")
+        raise InputError(f"folder {named(parent)} does not exist (make it first)")
     return path
 
 
 def output_folder(value: Any) -> Path:
     """A folder to write into (made if missing): if something is there, a folder."""
-    path = Path(_text(value)).expanduser()
+    path = expand(_text(value))
     if path.exists() and not path.is_dir():
-        raise InputError(f"{path} is a {kind_of(path.stat().st_mode)}, not a folder")
+        raise InputError(f"{named(path)} is a {kind_of(path.stat().st_mode)}, not a folder")
     return path
 
 
@@ -177,9 +192,9 @@ def source(value: Any) -> str:
         except OSError:
             return text  # the camera opener says which devices there are
         if not stat.S_ISCHR(mode):
-            raise InputError(f"{text} is a {kind_of(mode)}, not a camera device")
+            raise InputError(f"{named(text)} is a {kind_of(mode)}, not a camera device")
         return text
-    path = Path(text).expanduser()
+    path = expand(text)
     mode = _stat(path, "file, folder, camera or stream").st_mode
     if stat.S_ISDIR(mode):
         existing_folder(path)

@@ -23,14 +23,14 @@ from .render import output_console
 @click.argument("dataset", type=GIVEN_PATH)
 @click.option("--out", type=OUT_FILE,
               help="Parquet file to write (default: the dataset's file under the data directory).")
-@click.option("--workers", type=Count(1),
+@click.option("--workers", type=Count(1),  # the core bounds it by the cores, in its words
               help="Processes to run (default: all cores); with --engine ray, Ray actors (default: the cluster's CPUs).")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help="Who detects: processes on this machine, or Ray actors (needs `pip install 'emotui[ray]'`).")
 @click.option("--address", type=TEXT, metavar="ADDR",
               help="With --engine ray: the Ray cluster (HOST:PORT of its head node, or auto); default: a local "
                    "instance on this machine's cores.")
-@click.option("--max-faces", type=Count(1), default=1, show_default=True,
+@click.option("--max-faces", type=Count(1, 100), default=1, show_default=True,
               help="Faces kept per image, largest first (one row each).")
 @click.option("--landmarker", type=FILE,
               help="face_landmarker.task to use (default: $EMOTUI_LANDMARKER, models/, or download).")
@@ -43,7 +43,7 @@ from .render import output_console
               help="Leave out (and count) the images a manifest lists with two different labels, instead of "
                    "refusing the manifest.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
-@click.option("--chunk-size", type=Count(1), hidden=True)
+@click.option("--chunk-size", type=Count(1, 1_000_000), hidden=True)
 def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, address: str | None, max_faces: int,
             landmarker: Path | None, mirror_view: bool, retry_missed: bool, drop_conflicts: bool, as_json: bool,
             chunk_size: int | None) -> None:

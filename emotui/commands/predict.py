@@ -16,7 +16,7 @@ from . import prior_option
 @click.argument("images", nargs=-1, required=True, type=GIVEN_FILE)
 @click.option("--model", "model_dir", type=MODEL_DIR, default=None, help="Model directory (default: the shipped model).")
 # A group photo's faces, all of them: with fewer found, photos of 640 px or more are searched in tiles (~4 passes).
-@click.option("--max-faces", default=10, show_default=True, type=Count(1), help="Most faces per image.")
+@click.option("--max-faces", default=10, show_default=True, type=Count(1, 100), help="Most faces per image.")
 @click.option("--same-person", is_flag=True,
               help="The images show one person: judge each face against the mean of the largest faces "
                    f"(used from {REFERENCE_MIN_FACES} images on), as the monitor does for a tracked face.")

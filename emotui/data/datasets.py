@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError
-from ..inputs import not_regular_reason
+from ..inputs import expand, not_regular_reason
 from ..labels import normalize_label
 
 # Everything OpenCV's imdecode reads; other files (notes, CSVs) are ignored.
@@ -88,7 +88,7 @@ def discover(path: str | Path, *, drop_conflicts: bool = False):  # noqa: ANN201
     """
     if not str(path).strip():
         raise DatasetError("no dataset given (an empty path)")  # Path("") would be ".", the current folder
-    root = Path(path).expanduser()
+    root = expand(path)
     if not root.exists():
         raise DatasetError(f"dataset not found: {root}")
     reason = not_regular_reason(root)
