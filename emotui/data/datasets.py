@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import DatasetError
-from ..inputs import expand, not_regular_reason
+from ..inputs import expand, named, not_regular_reason
 from ..labels import normalize_label
 
 # Everything OpenCV's imdecode reads; other files (notes, CSVs) are ignored.
@@ -303,7 +303,7 @@ def _describe_conflicts(conflicts: dict[str, list], base: Path, limit: int = 5) 
         labels = sorted({str(label) for _, label, _ in group})
         if len(labels) == 1:  # the same label, two subjects
             labels = sorted({f"subject {record.get('subject', '')}" for _, _, record in group})
-        parts.append(f"{os.path.relpath(path, _abs(base))} ({', '.join(labels)})")
+        parts.append(f"{named(os.path.relpath(path, _abs(base)))} ({', '.join(named(x) for x in labels)})")
     more = f" and {len(conflicts) - limit} more" if len(conflicts) > limit else ""
     return ", ".join(parts) + more
 
@@ -329,7 +329,7 @@ def _from_manifest(csv_path: Path, drop_conflicts: bool = False) -> _Rows:
         if label is None:
             rows.unknown[raw_label] += 1
             continue
-        subject = _text(record.get("subject")) or Path(rel.strip()).with_suffix("").as_posix()
+        subject = _text(record.get("subject")) or _stem_path(rel.strip())
         entries.append((_abs(base / rel.strip()), label,
                         {"subject": subject, "raw": raw_label, **{c: record[c] for c in extras}}))
     rows.manifest.rows = len(entries)
@@ -350,10 +350,13 @@ def _within_checked(path: Path, base: Path, rows: _Rows) -> bool:
     """Whether a manifest row's path may be used: inside the manifest's folder, or outside it and there (then
     counted as outside). A path outside that does not exist is refused and counted: `../` typos and paths from
     another machine are said, not recorded as thousands of unreadable images."""
-    real, folder = os.path.realpath(path), os.path.realpath(base)
-    if os.path.commonpath([real, folder]) == folder:
+    try:
+        real, folder = os.path.realpath(path), os.path.realpath(base)
+    except (OSError, ValueError):  # a NUL byte, a name too long: no file can have it
+        real, folder = None, None
+    if real is not None and os.path.commonpath([real, folder]) == folder:
         return True
-    if os.path.exists(path):
+    if real is not None and os.path.exists(path):
         rows.manifest.outside += 1
         rows.manifest.outside_paths.append(str(path))
         return True
@@ -373,6 +376,14 @@ def _read_csv(path: Path):  # noqa: ANN202
         return pd.read_csv(path, dtype={"subject": str, "set_id": str, "file": str, "path": str}, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DatasetError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+
+
+def _stem_path(rel: str) -> str:
+    """`happy/a.png` -> `happy/a`, an image's own subject; a path with no name (`/`, `..`) stays as written."""
+    try:
+        return Path(rel).with_suffix("").as_posix()
+    except ValueError:
+        return rel
 
 
 def _text(value: object) -> str:
@@ -406,7 +417,7 @@ def _finish(rows: _Rows, layout: str, root: Path):  # noqa: ANN202
 def describe_unknown(unknown: dict[str, int], limit: int = 8) -> str:
     """'Confused (12 files), Bored (3 files)': the unknown labels a dataset brought, most files first."""
     items = sorted(unknown.items(), key=lambda kv: -kv[1])
-    text = ", ".join(f"{name} ({n} file{'s' if n != 1 else ''})" for name, n in items[:limit])
+    text = ", ".join(f"{named(name)} ({n} file{'s' if n != 1 else ''})" for name, n in items[:limit])
     if len(items) > limit:
         text += f" and {len(items) - limit} more"
     return text
