@@ -7,7 +7,7 @@ import json
 import click
 
 from ..inputs import GIVEN_FILE, OUT_FOLDER, Count, Number
-from ..learn.recipes import DEFAULT_MODEL_SIZE
+from ..learn.recipes import DEFAULT_MODEL_SIZE, MODEL_SIZES
 
 
 @click.command(name="train")
@@ -17,8 +17,9 @@ from ..learn.recipes import DEFAULT_MODEL_SIZE
 @click.option("--epochs", default=60, show_default=True, type=Count(1), help="Most epochs (early stopping may end sooner).")
 @click.option("--folds", default=None, type=Count(2), help="Subject-grouped K-fold cross-validation.")
 @click.option("--seed", default=0, show_default=True, type=Count(0, 2**32 - 1))
-@click.option("--model-size", default=DEFAULT_MODEL_SIZE, show_default=True, type=click.Choice(["mlp", "tiny", "small"]),
-              help="mlp: a whole-face MLP (best on unseen faces); tiny, small: region transformers.")
+@click.option("--model-size", default=DEFAULT_MODEL_SIZE, show_default=True, type=click.Choice(MODEL_SIZES),
+              help="transformer: attention over face, blendshape, appearance and region tokens; mlp: a whole-face "
+                   "MLP; tiny, small: region transformers.")
 @click.option("--batch-size", default=None, type=Count(8),
               help="Faces per step [default: the size's recipe, 256 for mlp, 64 otherwise].")
 @click.option("--lr", default=1e-3, show_default=True, type=Number(0, low_open=True))

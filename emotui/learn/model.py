@@ -32,6 +32,10 @@ SIZES = {
     "mlp": {"depth": 0, "wide": 480, "standardise": True, "input_noise": 0.1, "reference": False},
     "tiny": {"dim": 48, "depth": 2, "heads": 4, "n_regions": 24},
     "small": {"dim": 96, "depth": 3, "heads": 4, "n_regions": 32},
+    # The default: attention over the whole face as one token (the MLP above, ending in a token), 16 region
+    # tokens, the blendshapes and 5 appearance strips (5 HOG blocks each); the class token reads them all.
+    "transformer": {"dim": 64, "depth": 2, "heads": 4, "n_regions": 16, "wide": 384, "standardise": True,
+                    "input_noise": 0.1, "reference": False, "face_token": True, "appearance_tokens": 5},
 }
 
 
@@ -51,14 +55,25 @@ class Architecture:
     input_noise: float = 0.0  # gaussian noise on those standardised inputs while training
     # appearance values (emotui.data.appearance) after the blendshapes in the descriptor input (0: blendshapes alone)
     appearance: int = 0
+    # the whole-face MLP ends in a token the encoder attends to, not in logits of its own
+    face_token: bool = False
+    # the appearance split into this many cell tokens (HOG blocks), not carried in the blendshape token
+    appearance_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.depth == 0 and self.wide == 0:
             raise ValueError("an architecture needs a transformer (depth > 0) or a whole-face MLP (wide > 0)")
+        if self.face_token and not (self.depth and self.wide):
+            raise ValueError("a face token needs both the transformer and the whole-face MLP")
+        if self.appearance_tokens and (self.reference or self.appearance % self.appearance_tokens):
+            raise ValueError("appearance cells need the appearance in equal parts and no reference inputs")
 
     @classmethod
     def of_size(cls, name: str, **over) -> Architecture:  # noqa: ANN003
-        return cls(**{**SIZES[name], **over})
+        merged = {**SIZES[name], **over}
+        if not merged.get("appearance"):  # features without the appearance: no cells to make tokens of
+            merged["appearance_tokens"] = 0
+        return cls(**merged)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,10 +163,14 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
         if arch.depth:
             self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
             self.region_bias = nn.Parameter(torch.zeros(r, d))
-            self.blend_embed = nn.Sequential(nn.Linear(blend_in, d), nn.GELU(), nn.Linear(d, d))
+            cells = arch.appearance_tokens
+            self.blend_embed = nn.Sequential(nn.Linear(N_BLENDSHAPES if cells else blend_in, d), nn.GELU(),
+                                             nn.Linear(d, d))
+            self.cell_embed = nn.Linear(arch.appearance // cells, d) if cells else None
             self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
             self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-            self.position = nn.Parameter(torch.randn(1, r + 2 + arch.shape_token, d) * 0.02)
+            n_tokens = r + 2 + arch.shape_token + arch.face_token + cells
+            self.position = nn.Parameter(torch.randn(1, n_tokens, d) * 0.02)
             layer = nn.TransformerEncoderLayer(d, arch.heads, d * arch.ffn_mult, arch.dropout, activation="gelu",
                                                batch_first=True, norm_first=True)
             self.encoder = nn.TransformerEncoder(layer, arch.depth, enable_nested_tensor=False)
@@ -164,7 +183,7 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
             h, n_in = arch.wide, N_LANDMARKS * c + blend_in
             self.wide = nn.Sequential(nn.Dropout(0.1), nn.Linear(n_in, h), nn.GELU(),
                                       nn.Dropout(0.3), nn.Linear(h, h), nn.GELU(), nn.Dropout(0.3),
-                                      nn.Linear(h, arch.n_classes))
+                                      nn.Linear(h, d if arch.face_token else arch.n_classes))
             if arch.standardise:
                 self.register_buffer("wide_mean", torch.zeros(n_in))
                 self.register_buffer("wide_scale", torch.ones(n_in))
@@ -198,17 +217,22 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
         """(B, 478, 3) canonical points, (B, 52 + appearance) descriptors [, their person references (B, 478, 3),
         (B, 52 + appearance) and (B,) bool marking the rows that have one] -> (B, n_classes) logits."""
         x, blendshapes = self._inputs(points, blendshapes, ref_points, ref_blend, has_ref)
+        whole = self._whole(x, blendshapes, has_ref) if self.wide is not None else None
+        if self.arch.face_token:
+            return self._token_logits(x, blendshapes, whole)
         logits = self._token_logits(x, blendshapes) if self.arch.depth else 0
-        if self.wide is not None:
-            whole = self._standardised(torch.cat([x.flatten(1), blendshapes], 1))
-            if self.training and self.arch.input_noise:
-                noise = self.arch.input_noise * torch.randn_like(whole)
-                if self.arch.reference:  # offsets that are not there stay zero: noise there only teaches noise
-                    known = x.new_zeros(len(x)) if has_ref is None else has_ref.to(x.dtype)
-                    noise = noise * torch.where(self.ref_columns, known[:, None], 1.0)
-                whole = whole + noise
-            logits = logits + self.wide(whole)
-        return logits
+        return logits + self.wide(whole) if whole is not None else logits
+
+    def _whole(self, x: torch.Tensor, blendshapes: torch.Tensor, has_ref: torch.Tensor | None) -> torch.Tensor:
+        """The whole-face input, standardised, with gaussian noise while training."""
+        whole = self._standardised(torch.cat([x.flatten(1), blendshapes], 1))
+        if self.training and self.arch.input_noise:
+            noise = self.arch.input_noise * torch.randn_like(whole)
+            if self.arch.reference:  # offsets that are not there stay zero: noise there only teaches noise
+                known = x.new_zeros(len(x)) if has_ref is None else has_ref.to(x.dtype)
+                noise = noise * torch.where(self.ref_columns, known[:, None], 1.0)
+            whole = whole + noise
+        return whole
 
     def _inputs(self, points, blendshapes, ref_points, ref_blend, has_ref):  # noqa: ANN001, ANN202
         """Points relative to the mean face [and to the person's reference], blendshapes [with their offsets from
@@ -227,14 +251,25 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
     def _standardised(self, whole: torch.Tensor) -> torch.Tensor:
         return (whole - self.wide_mean) / self.wide_scale if self.arch.standardise else whole
 
-    def _token_logits(self, x: torch.Tensor, blendshapes: torch.Tensor) -> torch.Tensor:
+    def _token_logits(self, x: torch.Tensor, blendshapes: torch.Tensor, whole: torch.Tensor | None = None
+                      ) -> torch.Tensor:
         b = x.shape[0]
         padded = torch.cat([x, x.new_zeros(b, 1, x.shape[2])], dim=1)  # index N_LANDMARKS pads the regions
         patches = padded[:, self.regions].flatten(2)  # (B, R, K*C)
         regions = torch.einsum("brk,rkd->brd", patches, self.region_weight) + self.region_bias
-        parts = [self.cls_token.expand(b, -1, -1), self.blend_embed(blendshapes)[:, None], regions]
+        if whole is not None:  # the descriptors as the whole-face MLP sees them: standardised, noisy in training
+            blendshapes = whole[:, x.shape[1] * x.shape[2]:]
+        parts = [self.cls_token.expand(b, -1, -1)]
+        if self.cell_embed is not None:
+            cells = blendshapes[:, N_BLENDSHAPES:].reshape(b, self.arch.appearance_tokens, -1)
+            parts += [self.blend_embed(blendshapes[:, :N_BLENDSHAPES])[:, None], self.cell_embed(cells)]
+        else:
+            parts.append(self.blend_embed(blendshapes)[:, None])
+        parts.append(regions)
         if self.shape_embed is not None:
             parts.append(self.shape_embed(x.flatten(1))[:, None])
+        if whole is not None:
+            parts.append(self.wide(whole)[:, None])
         h = self.encoder(torch.cat(parts, 1) + self.position)
         return self.head(self.norm(h[:, 0]))
 

@@ -12,6 +12,7 @@ so the dashboard can read it while it draws.
 from __future__ import annotations
 
 DEFAULT_MODEL_SIZE = "mlp"
+MODEL_SIZES = ("mlp", "transformer", "tiny", "small")  # what train --model-size takes
 
 RECIPES: dict[str, dict] = {
     "mlp": {
@@ -20,6 +21,16 @@ RECIPES: dict[str, dict] = {
         "batch_size": 256,
         "reference": "auto",  # the person reference where most training faces have one (not FER+: no person ids)
         "reference_identity_swap": 0.5,  # and identity swapping with it (the transformer's; see TrainConfig)
+        "augment": {"rotate_deg": 0.0, "scale": 0.0, "jitter": 0.0, "blend_jitter": 0.0, "dropout": 0.0,
+                    "identity_swap": 0.0},
+    },
+    # The MLP's recipe: the transformer holds it as its face token, and what moved each face hurt that
+    # token on unseen web faces. No person reference yet (the cell tokens take the descriptors alone).
+    "transformer": {
+        "label_smoothing": 0.0,
+        "weight_decay": 0.001,
+        "batch_size": 256,
+        "reference": False,
         "augment": {"rotate_deg": 0.0, "scale": 0.0, "jitter": 0.0, "blend_jitter": 0.0, "dropout": 0.0,
                     "identity_swap": 0.0},
     },

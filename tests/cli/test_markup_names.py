@@ -105,16 +105,11 @@ def test_extract_progress_names_the_unreadable_image(extracted):
     assert str(dataset / "happy" / "[link=x]empty.png") in result.stderr, result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="emotui/commands/extract.py prints the unknown labels, the folders left "
-                                       "out and the summary table's title (the features file) as markup: shown() "
-                                       "them (reported)")
 def test_extract_summary_and_warnings_name_the_files_as_given(extracted):
     _, out, result = extracted
     assert_clean(result, "[bold]odd", str(out))
 
 
-@pytest.mark.xfail(strict=True, reason="emotui/commands/evaluate.py prints `model ... on {data}` as markup: "
-                                       "shown(data) (reported)")
 def test_evaluate_names_the_data_as_given(extracted):
     _, out, _ = extracted
     assert out.is_file()
