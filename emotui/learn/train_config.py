@@ -34,6 +34,8 @@ class TrainConfig:
     balance: float = 0.5  # class balance: half from the sampler, half from loss weights
     dataset_balance: float = 0.5  # each features file weighs (its faces) ** this: 0 = equal, 1 = by size
     class_balance: float = 1.0  # how far classes are evened out (1: fully, 0: the data's own mix)
+    # how far each dataset's own class mix is evened out before the datasets are pooled (0: kept, 1: flat)
+    source_prior: float = 0.0
     soft_labels: bool = True  # train on rater-vote distributions where a dataset has them (FER+)
     # each face's mirror view (the mesh of the mirrored image) is one more training face, and judging averages
     # over both, as prediction does (FER+ valid 0.755 -> 0.777 of all images, models/default/NOTES.md)

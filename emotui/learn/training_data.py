@@ -18,17 +18,20 @@ from .train_config import TrainConfig
 
 def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: float,
                    datasets: np.ndarray | None = None, dataset_balance: float = 1.0,
-                   strength: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+                   strength: float = 1.0, source_prior: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample sampling weights and per-class loss weights.
 
     A person's images in one class share the weight of at most `cap` images, so one actor cannot stand for a
     class. Each dataset then weighs its size ** `dataset_balance`, so 27k web faces do not drown 1.5k lab faces.
     Classes are then balanced: the sampler evens out `balance` of the imbalance (as a power), the loss
-    weights the rest; `strength` scales both powers (0 keeps the data's own class mix).
+    weights the rest; `strength` scales both powers (0 keeps the data's own class mix). With `source_prior`, each
+    dataset's own class mix is evened out first (as a power), so no one source's prior speaks for all of them.
     """
     keys = np.char.add(subjects.astype(str), np.char.add("|", labels.astype(str)))
     _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
     per_sample = np.minimum(1.0, cap / counts[inverse])
+    if datasets is not None and source_prior:
+        per_sample = _flatten_source_priors(per_sample, labels, datasets, source_prior)
     if datasets is not None and dataset_balance != 1.0:
         names, which = np.unique(datasets.astype(str), return_inverse=True)
         mass = np.bincount(which, weights=per_sample)
@@ -40,6 +43,20 @@ def sample_weights(labels: np.ndarray, subjects: np.ndarray, cap: int, balance: 
     class_weight[present] = mass[present] ** -((1.0 - balance) * strength)
     class_weight[present] /= (class_weight[present] * mass[present]).sum() / mass[present].sum()
     return weights / weights.sum(), class_weight
+
+
+def _flatten_source_priors(per_sample: np.ndarray, labels: np.ndarray, datasets: np.ndarray,
+                           power: float) -> np.ndarray:
+    """Each face divided by its class's share of its dataset ** power; each dataset keeps its total weight.
+    A web set that is 40 % neutral would otherwise teach that neutral is the safe answer on every source."""
+    _, which = np.unique(datasets.astype(str), return_inverse=True)
+    cell = which * len(CLASSES) + labels
+    cell_mass = np.bincount(cell, weights=per_sample, minlength=(which.max() + 1) * len(CLASSES))
+    dataset_mass = np.bincount(which, weights=per_sample)
+    # a class with a handful of faces in a dataset is lifted at most to an even share, never past it
+    share = np.maximum(cell_mass[cell] / dataset_mass[which], 1.0 / len(CLASSES))
+    flattened = per_sample / share ** power
+    return flattened * (dataset_mass / np.bincount(which, weights=flattened))[which]
 
 
 def identity_offsets(points: np.ndarray, labels: np.ndarray, subjects: np.ndarray, shrink: float = 1.0,
@@ -128,7 +145,8 @@ class TrainingData:
         targets = train.targets if cfg.soft_labels else np.eye(len(CLASSES), dtype=np.float32)[train.labels]
         self.targets = torch.from_numpy(np.ascontiguousarray(targets))
         weights, self.class_weight = sample_weights(train.labels, train.subjects, cfg.subject_cap, cfg.balance,
-                                                    train.datasets, cfg.dataset_balance, cfg.class_balance)
+                                                    train.datasets, cfg.dataset_balance, cfg.class_balance,
+                                                    cfg.source_prior)
         self.sample_weights = torch.from_numpy(weights)
         self.identity = torch.from_numpy(identity_offsets(train.points, train.labels, train.subjects))
         # face shapes are lent only by persons seen more than once; anyone may receive one
