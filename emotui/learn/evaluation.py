@@ -78,6 +78,7 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     from ..data.features import person_references, read_feature_table, table_inputs, table_subjects
     from ..labels import normalize_label
     from .predictor import Predictor
+    from .references import neutral_references
 
     predictor = predictor or Predictor.load(model_dir, prior)
     features_file = _features_for(Path(data), on_event)
@@ -91,7 +92,9 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     y_true = np.array([predictor.classes.index(v) for v in labels[ok]], dtype=np.int64)
     if ok.any():
         points, blend, views = table_inputs(labelled[ok])
-        refs = person_references(points, blend, table_subjects(labelled[ok]).astype(str).to_numpy())
+        subjects = table_subjects(labelled[ok]).astype(str).to_numpy()
+        refs = (neutral_references(points, blend, y_true, subjects) if predictor.reference_from == "neutral"
+                else person_references(points, blend, subjects))
         y_pred = predictor.predict_arrays(points, blend, *refs, views=views).argmax(1)
         with_reference = int(refs[2].sum())
     else:

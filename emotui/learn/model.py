@@ -65,8 +65,8 @@ class Architecture:
             raise ValueError("an architecture needs a transformer (depth > 0) or a whole-face MLP (wide > 0)")
         if self.face_token and not (self.depth and self.wide):
             raise ValueError("a face token needs both the transformer and the whole-face MLP")
-        if self.appearance_tokens and (self.reference or self.appearance % self.appearance_tokens):
-            raise ValueError("appearance cells need the appearance in equal parts and no reference inputs")
+        if self.appearance_tokens and self.appearance % self.appearance_tokens:
+            raise ValueError("appearance cells need the appearance in equal parts")
 
     @classmethod
     def of_size(cls, name: str, **over) -> Architecture:  # noqa: ANN003
@@ -164,7 +164,9 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
             self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
             self.region_bias = nn.Parameter(torch.zeros(r, d))
             cells = arch.appearance_tokens
-            self.blend_embed = nn.Sequential(nn.Linear(N_BLENDSHAPES if cells else blend_in, d), nn.GELU(),
+            # with cells the blendshape token takes the blendshapes [, their offsets from the reference, the flag]
+            blend_token_in = (2 * N_BLENDSHAPES + 1 if arch.reference else N_BLENDSHAPES) if cells else blend_in
+            self.blend_embed = nn.Sequential(nn.Linear(blend_token_in, d), nn.GELU(),
                                              nn.Linear(d, d))
             self.cell_embed = nn.Linear(arch.appearance // cells, d) if cells else None
             self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
@@ -261,8 +263,12 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
             blendshapes = whole[:, x.shape[1] * x.shape[2]:]
         parts = [self.cls_token.expand(b, -1, -1)]
         if self.cell_embed is not None:
-            cells = blendshapes[:, N_BLENDSHAPES:].reshape(b, self.arch.appearance_tokens, -1)
-            parts += [self.blend_embed(blendshapes[:, :N_BLENDSHAPES])[:, None], self.cell_embed(cells)]
+            n_desc = N_BLENDSHAPES + self.arch.appearance
+            cells = blendshapes[:, N_BLENDSHAPES:n_desc].reshape(b, self.arch.appearance_tokens, -1)
+            blend = blendshapes[:, :N_BLENDSHAPES]
+            if self.arch.reference:
+                blend = torch.cat([blend, blendshapes[:, n_desc:n_desc + N_BLENDSHAPES], blendshapes[:, -1:]], 1)
+            parts += [self.blend_embed(blend)[:, None], self.cell_embed(cells)]
         else:
             parts.append(self.blend_embed(blendshapes)[:, None])
         parts.append(regions)

@@ -38,6 +38,8 @@ class Predictor:
         self.model_id: str = config.get("model_id") or f"{self.model_dir.name}-{checksum[:8]}"
         # a model without reference inputs (the MLP size) judges each face alone, whatever references it is given
         self.uses_reference: bool = bool(config.get("architecture", {}).get("reference", True))
+        # whose face it was trained to compare with: the person's mean face, or their neutral (rest) face
+        self.reference_from: str = (config.get("training", {}).get("config", {}) or {}).get("reference_from", "mean")
 
     @classmethod
     def load(cls, model_dir: str | Path | None = None, prior: str = "data") -> Predictor:

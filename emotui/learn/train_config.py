@@ -27,6 +27,8 @@ class TrainConfig:
     # augment.identity_swap where the reference is taken, if set: a face moved onto another person's shape, its
     # reference with it, teaches the reference's use (ckplus48 5-fold 0.916 -> 0.930); without one it hurts FER+
     reference_identity_swap: float | None = None
+    # whose face the reference is: "mean" of the person's faces, or of their "neutral" faces (emotui.learn.references)
+    reference_from: str = "mean"
     dropout: float = 0.1
     label_smoothing: float = 0.1
     ema: float = 0.99  # decay of the weight average that is validated and kept (0: the raw weights)

@@ -13,6 +13,7 @@ import numpy as np
 from ..data.features import N_BLENDSHAPES, FeatureSet, blendshape_mirror_map, mirror_map
 from ..errors import DatasetError
 from ..labels import CLASSES
+from .references import with_references
 from .train_config import TrainConfig
 
 
@@ -103,6 +104,7 @@ class TrainingData:
         self.train_idx, self.val_idx, self.test_idx = parts
         if len(self.val_idx) == 0 or len(self.train_idx) == 0:
             raise DatasetError("too few subjects for a training and a validation part")
+        fs = with_references(fs, cfg.reference_from)
         self.fs = fs = fs if cfg.appearance else fs.without_appearance()
         point_mirror = mirror_map(fs.points[self.train_idx].mean(0))
         blend_mirror = blendshape_mirror_map(fs.blendshapes.shape[1])
