@@ -144,7 +144,32 @@ class _MirrorAveraging:
         return (probs[:n] + probs[n:]) / 2
 
 
-class ExpressionTransformer(_MirrorAveraging, nn.Module):
+class _Standardising:
+    """The whole-face MLP's inputs, each standardised on the training faces. A part of ExpressionTransformer: it
+    uses its buffers (wide_mean, wide_scale) and its _inputs."""
+
+    def _standardised(self, whole: torch.Tensor) -> torch.Tensor:
+        return (whole - self.wide_mean) / self.wide_scale if self.arch.standardise else whole
+
+    @torch.no_grad()
+    def fit_standardisation(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor,
+                            ref_blend: torch.Tensor, has_ref: torch.Tensor, chunk: int = 4096) -> None:
+        """Each whole-face input's mean and spread over the training faces (the geometry must be set first)."""
+        if not (self.wide is not None and self.arch.standardise):
+            return
+        total = total_sq = 0.0
+        for s in range(0, len(points), chunk):
+            x, b = self._inputs(points[s:s + chunk], blendshapes[s:s + chunk], ref_points[s:s + chunk],
+                                ref_blend[s:s + chunk], has_ref[s:s + chunk])
+            whole = torch.cat([x.flatten(1), b], 1).double()
+            total, total_sq = total + whole.sum(0), total_sq + (whole ** 2).sum(0)
+        mean = total / len(points)
+        spread = (total_sq / len(points) - mean ** 2).clamp_min(0).sqrt()
+        self.wide_mean.copy_(mean.float())
+        self.wide_scale.copy_((spread + 1e-3).float())  # the flag and nearly constant inputs stay near their size
+
+
+class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
     def __init__(self, arch: Architecture) -> None:
         super().__init__()
         self.arch = arch
@@ -250,9 +275,6 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
             blendshapes = torch.cat([blendshapes, (blendshapes - ref_blend) * known[:, None], known[:, None]], dim=1)
         return x, blendshapes
 
-    def _standardised(self, whole: torch.Tensor) -> torch.Tensor:
-        return (whole - self.wide_mean) / self.wide_scale if self.arch.standardise else whole
-
     def _token_logits(self, x: torch.Tensor, blendshapes: torch.Tensor, whole: torch.Tensor | None = None
                       ) -> torch.Tensor:
         b = x.shape[0]
@@ -278,23 +300,6 @@ class ExpressionTransformer(_MirrorAveraging, nn.Module):
             parts.append(self.wide(whole)[:, None])
         h = self.encoder(torch.cat(parts, 1) + self.position)
         return self.head(self.norm(h[:, 0]))
-
-    @torch.no_grad()
-    def fit_standardisation(self, points: torch.Tensor, blendshapes: torch.Tensor, ref_points: torch.Tensor,
-                            ref_blend: torch.Tensor, has_ref: torch.Tensor, chunk: int = 4096) -> None:
-        """Each whole-face input's mean and spread over the training faces (the geometry must be set first)."""
-        if not (self.wide is not None and self.arch.standardise):
-            return
-        total = total_sq = 0.0
-        for s in range(0, len(points), chunk):
-            x, b = self._inputs(points[s:s + chunk], blendshapes[s:s + chunk], ref_points[s:s + chunk],
-                                ref_blend[s:s + chunk], has_ref[s:s + chunk])
-            whole = torch.cat([x.flatten(1), b], 1).double()
-            total, total_sq = total + whole.sum(0), total_sq + (whole ** 2).sum(0)
-        mean = total / len(points)
-        spread = (total_sq / len(points) - mean ** 2).clamp_min(0).sqrt()
-        self.wide_mean.copy_(mean.float())
-        self.wide_scale.copy_((spread + 1e-3).float())  # the flag and nearly constant inputs stay near their size
 
 
 def count_parameters(model: nn.Module) -> int:
