@@ -49,12 +49,22 @@ def _config(overrides: list[str], epochs: int, size: str):  # noqa: ANN202
         target = cfg.augment if owner == "augment" else cfg
         current = getattr(target, field)
         flag = isinstance(current, bool) or (current is None and value.lower() in ("true", "false"))
-        parsed = value.lower() in ("1", "true", "yes") if flag else type(current)(value)
+        parsed = value.lower() in ("1", "true", "yes") if flag else _parsed(value, current)
         if owner == "augment":
             cfg = replace(cfg, augment=replace(cfg.augment, **{field: parsed}))
         else:
             cfg = replace(cfg, **{field: parsed})
     return cfg
+
+
+def _parsed(value: str, current):  # noqa: ANN001, ANN202
+    """A --set value as the field's type; a field that is None by default takes a number or the text."""
+    if current is not None:
+        return type(current)(value)
+    try:
+        return float(value)
+    except ValueError:
+        return value
 
 
 def run_protocol(name: str, train: list[Path], test_on: list[Path], epochs: int, size: str, overrides: list[str],
