@@ -38,11 +38,13 @@ from emotui.live.monitor import run_monitor  # noqa: E402
 DEFAULT_VIDEO = REPO.parent / "shared" / "media" / "WolfgangLanger_Pexels.mp4"
 
 
-def load_classifier():
+def load_classifier(model: Path | None = None):  # noqa: ANN201
     try:
         from emotui.learn.predictor import Predictor
 
-        return Predictor.load(None), "emotui.learn.predictor.Predictor (default model)"
+        loaded = Predictor.load(model)
+        size = loaded.config.get("training", {}).get("config", {}).get("model_size", "?")
+        return loaded, f"emotui.learn.predictor.Predictor ({model or 'default model'}: {size}, {loaded.model_id})"
     except (ImportError, EmotuiError) as exc:
         from tests.standin_predictor import load_test_predictor
 
@@ -159,8 +161,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the memory run (default 10)")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
+    parser.add_argument("--compare", type=Path, action="append", default=[],
+                        help="another model directory: its classifier time per face beside this one's (repeatable)")
     args = parser.parse_args()
-    classifier, which = load_classifier()
+    classifier, which = load_classifier(args.model)
     print(f"video: {args.video.name}; classifier: {which}")
     with tempfile.TemporaryDirectory() as tmp:
         bare, full, classify, classify_cpu, log = [], [], [], [], []
@@ -180,6 +185,11 @@ def main() -> None:
             else float("nan")
         print(f"classifier per face on its own: {alone:.2f} ms CPU; with its mirror view batched in (intervals from "
               f"1 s) {with_views:.2f} ms (target <= 2 ms)")
+        for other in args.compare:  # measured here, in the same run, so machine load hits both alike
+            other_classifier, other_which = load_classifier(other)
+            other_ms = classifier_alone(args.video, other_classifier, views=True)
+            print(f"  compared: {other_which}: {other_ms:.2f} ms with its mirror view; this model / that one = "
+                  f"{with_views / other_ms:.2f}")
         print(f"classifier per face in the monitor (mirror averaging and person reference included): CPU "
               f"{statistics.median(classify_cpu):.2f} ms, wall {c:.2f} ms beside the next frame's "
               f"landmarks; log write {lg:.2f} ms per frame")
