@@ -73,6 +73,7 @@ class Prediction:
     landmarks: Any = None  # (478, 3) array for the landmark preview; never logged
     source_ms: float | None = None  # the frame's time in its source (a video's own clock; ms since open if live)
     calibrated: bool | None = None  # judged against its track's own mean face (from the track's 3rd face on)
+    neutral: bool = False  # judged against the person's neutral face (--neutral, the dashboard's neutral key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,16 +20,24 @@ from . import prior_option
 @click.option("--same-person", is_flag=True,
               help="The images show one person: judge each face against the mean of the largest faces "
                    f"(used from {REFERENCE_MIN_FACES} images on), as the monitor does for a tracked face.")
+@click.option("--neutral", type=GIVEN_FILE, default=None,
+              help="An image of the person's neutral (rest) face, alone: every face is judged against it.")
 @prior_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with every image and face.")
-def predict(images, model_dir, max_faces, same_person, prior, as_json) -> None:  # noqa: ANN001
+def predict(images, model_dir, max_faces, same_person, neutral, prior, as_json) -> None:  # noqa: ANN001
     """Label, the 8 probabilities and the bounding box of each face (largest first)."""
     from ..errors import ImageReadError
     from ..data.detection import decode_for_detection
     from ..data.landmarker import Landmarker
+    from ..errors import UsageError
     from ..learn.predictor import Predictor
+    from ..live.neutral import read_neutral, reference_note
 
+    if neutral is not None and same_person:
+        raise UsageError("give --neutral or --same-person, not both: each is the faces' reference")
     predictor = Predictor.load(model_dir, prior)
+    # read first: an image without exactly one face is the whole answer, no face judged without it
+    rest = read_neutral(neutral) if neutral is not None else None
     detected, failed = [], 0
     with Landmarker(max_faces=max_faces) as landmarker:
         for path in images:
@@ -41,6 +49,10 @@ def predict(images, model_dir, max_faces, same_person, prior, as_json) -> None: 
                 detected.append((path, [], str(exc)))
                 click.echo(f"emotui: error: {exc}", err=True)
     reference = None
+    if rest is not None and not predictor.uses_reference:
+        click.echo(f"emotui: note: {reference_note(False, predictor.model_id)}", err=True)
+    elif rest is not None:
+        reference = (rest.points, rest.blend, np.bool_(True))
     if same_person and not predictor.uses_reference:
         click.echo(f"emotui: note: the model {predictor.model_id} judges each face alone: --same-person changes "
                    "nothing (the transformer sizes use it)", err=True)

@@ -83,6 +83,8 @@ def prediction_line(p) -> str:  # noqa: ANN001
               help="Seconds to keep retrying a camera or stream that disappears.")
 @click.option("--db", type=OUT_FILE, help="Prediction log database (default: $EMOTUI_DB or <data>/emotui.db).")
 @click.option("--landmarker", type=FILE, help="face_landmarker.task to use.")
+@click.option("--neutral", type=FILE, help="An image of the watched person's neutral (rest) face, alone: their reference "
+                                           "from the first frame (with several faces, the largest face's).")
 @prior_option
 @click.option("--headless", is_flag=True,
               help="Print predictions instead of opening the dashboard on its monitor pane.")
@@ -90,7 +92,7 @@ def prediction_line(p) -> str:  # noqa: ANN001
 def watch(source: str, interval: float, duration: float | None, frames: int | None, model: str | None,
           max_faces: int, smooth: float, uncertain_below: float, fast: bool, save_frames: str | None,
           camera_backend: str, resolution: str | None, reconnect_timeout: float, db: str | None,
-          landmarker: str | None, prior: str, headless: bool, as_json: bool) -> None:
+          landmarker: str | None, neutral: str | None, prior: str, headless: bool, as_json: bool) -> None:
     """Watch a camera, video, image folder or stream; log every prediction to the SQLite log.
 
     Opens the dashboard on its monitor pane, already watching; --headless prints the predictions instead."""
@@ -106,7 +108,7 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
                              smooth=smooth != 0.5, uncertain_below=uncertain_below != 0.4, fast=fast,
                              save_frames=save_frames is not None, camera_backend=camera_backend != "auto",
                              resolution=resolution is not None, reconnect_timeout=reconnect_timeout != 30.0,
-                             json=as_json)
+                             json=as_json, neutral=neutral is not None)
         given = [f"--{name.replace('_', '-')}" for name, set_ in headless_only.items() if set_]
         if given:
             raise UsageError(f"{', '.join(given)} only with --headless (the dashboard watches with its own settings)")
@@ -115,9 +117,14 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
     os.environ.setdefault("GLOG_minloglevel", "2")  # keep MediaPipe's start-up chatter off the terminal
     stop = threading.Event()
     output = _Output(stop)
+    told: set[int] = set()  # tracks whose neutral was announced
 
     def on_event(event: Any) -> None:
         if isinstance(event, Prediction):
+            if event.neutral and event.track not in told:
+                told.add(event.track)
+                click.echo(f"emotui: neutral face ({neutral}) set for face {event.track} from frame {event.frame}",
+                           err=True)
             output.line(json.dumps(prediction_json(event)) if as_json else prediction_line(event))
         elif isinstance(event, SourceState) and event.state == "ended":
             if output.closed:
@@ -133,12 +140,18 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         # Cheap mistakes (a wrong source, a bad --db) are reported before the model and landmarker load.
         with open_source(source, backend=camera_backend, resolution=parse_resolution(resolution)) as src, \
                 LogStore(db) as store:
+            pins = _neutral_pins(neutral, landmarker, max_faces)
             predictor = load_predictor(model, prior)
+            if pins is not None and not predictor.uses_reference:
+                from ..live.neutral import reference_note
+
+                click.echo(f"emotui: note: {reference_note(False, predictor.model_id)}", err=True)
             summary = run_monitor(
                 src, predictor=predictor, interval=interval, max_faces=max_faces, smooth=smooth,
                 duration=duration, frames=frames, fast=fast, store=store, on_event=on_event, stop=stop,
                 uncertain_below=uncertain_below, save_frames=save_frames, landmarker=landmarker,
                 backend=camera_backend, resolution=parse_resolution(resolution), reconnect_timeout=reconnect_timeout,
+                neutral=pins,
             )
             if output.closed:
                 # The loop saw a stop; the log should say why. Every frame analysed is already logged.
@@ -156,6 +169,20 @@ def watch(source: str, interval: float, duration: float | None, frames: int | No
         err=True,
     )
     output.flush()
+
+
+def _neutral_pins(neutral: str | None, landmarker: str | None, max_faces: int) -> Any:
+    """--neutral's face, read before the session starts: an image without exactly one face ends here, nothing
+    logged."""
+    if neutral is None:
+        return None
+    from ..live.neutral import NeutralPins, read_neutral
+
+    pins = NeutralPins(read_neutral(neutral, landmarker))
+    if max_faces > 1:
+        click.echo(f"emotui: note: --neutral is the reference of the largest face in view (--max-faces {max_faces}); "
+                   "the other faces keep their own running reference", err=True)
+    return pins
 
 
 class _Output:

@@ -14,6 +14,7 @@ import numpy as np
 from ..data.features import ReferenceTracker, face_inputs
 from ..errors import CheckpointError
 from ..labels import CLASSES
+from .neutral import NeutralPins
 from .smoothing import EmaSmoother
 from .tracking import Tracker
 
@@ -42,7 +43,7 @@ class Pending:
     faces: list
     ids: list[int]  # track of each face
     retired: list[int]  # tracks that ended with this frame
-    probs: Future | None  # -> (probabilities, classify ms, calibrated); None without a face or retired track
+    probs: Future | None  # -> (probabilities, classify ms, calibrated, neutral); None without a face or retired track
     started: float  # perf_counter when its analysis began
     landmarks_ms: float
 
@@ -52,8 +53,9 @@ class FaceAnalysis:
     (`classifier`, a one-thread executor), which alone touches the person references."""
 
     def __init__(self, detector, classifier, predictor, *, independent_frames: bool, max_faces: int, smooth: float,
-                 uncertain_below: float) -> None:
+                 uncertain_below: float, neutral: NeutralPins | None = None) -> None:
         self.detector, self.classifier, self.predictor = detector, classifier, predictor
+        self.neutral = neutral  # pinned neutral faces, which replace their tracks' running references
         self.order = class_order(predictor)
         self.uses_reference = getattr(predictor, "uses_reference", True)  # stand-ins may not say
         self.independent_frames, self.max_faces, self.uncertain_below = independent_frames, max_faces, uncertain_below
@@ -68,25 +70,29 @@ class FaceAnalysis:
         # Tracks are known before classifying: each track's faces so far are its person reference.
         ids = self.tracker.update([f.bbox for f in faces])
         retired = list(self.tracker.retired)
-        probs = self.classifier.submit(self._classify, faces, ids, retired) if faces or retired else None
+        probs = self.classifier.submit(self._classify, faces, ids, retired, frame.index) if faces or retired else None
         return Pending(frame, faces, ids, retired, probs, t0, (t1 - t0) * 1000.0)
 
-    def _classify(self, faces, ids, retired) -> tuple[np.ndarray, tuple[float, float], np.ndarray]:
+    def _classify(self, faces, ids, retired, index=None) -> tuple:  # noqa: ANN001
         """In the classifier thread (which alone touches the references): probabilities in CLASSES order, the ms it
-        took (its own, not the wait), and which faces had their track's reference."""
+        took (its own, not the wait), which faces had a reference, and which of them a pinned neutral."""
         t0, cpu0 = time.perf_counter(), time.thread_time()
         self.references.forget(retired)
+        if self.neutral is not None:
+            self.neutral.forget(retired)
         if not faces:
-            return np.zeros((0, len(CLASSES))), (0.0, 0.0), np.zeros(0, dtype=bool)
+            return np.zeros((0, len(CLASSES))), (0.0, 0.0), np.zeros(0, dtype=bool), np.zeros(0, dtype=bool)
         points, blend, views = face_inputs(faces)
         refs = self.references.references(ids, points, blend)
+        neutral = (self.neutral.apply(index, ids, points, blend, refs) if self.neutral is not None
+                   else np.zeros(len(ids), dtype=bool))
         probs = self.predictor.predict_arrays(points, blend, *refs, views=views)
         probs = np.asarray(probs, dtype=np.float64)[:, self.order]
         # The model computes in float32; logged probabilities promise to sum to 1 at double precision.
         probs /= probs.sum(axis=1, keepdims=True)
         # wall time and this thread's CPU time: while the next frame's landmarks run beside it on a small machine,
         # the wall time also counts the waits for a core, the CPU time only the classifier's own work
-        return probs, ((time.perf_counter() - t0) * 1000.0, (time.thread_time() - cpu0) * 1000.0), refs[2]
+        return probs, ((time.perf_counter() - t0) * 1000.0, (time.thread_time() - cpu0) * 1000.0), refs[2], neutral
 
     @staticmethod
     def discard(pending: Pending | None) -> None:
@@ -99,12 +105,13 @@ class FaceAnalysis:
         """Once the frame's classifier is done: tracks' smoothing and labels, as one record per face (one no-face
         record without a face), and the frame's latencies in ms."""
         frame, faces, ids = pending.frame, pending.faces, pending.ids
-        probs, (classify_ms, classify_cpu_ms), calibrated = (pending.probs.result() if pending.probs is not None
-                                                             else (None, (0.0, 0.0), None))
+        probs, (classify_ms, classify_cpu_ms), calibrated, neutral = (
+            pending.probs.result() if pending.probs is not None else (None, (0.0, 0.0), None, None))
         for gone in pending.retired:
             self.smoother.forget(gone)
         records = []
-        for face, track, raw, known in zip(faces, ids, probs if faces else [], calibrated if faces else []):
+        for face, track, raw, known, pinned in zip(faces, ids, probs if faces else [], calibrated if faces else [],
+                                                   neutral if faces else []):
             smoothed = self.smoother.update(track, raw)
             best = int(np.argmax(smoothed))
             records.append(dict(track=track, label=CLASSES[best], confidence=float(smoothed[best]),
@@ -112,7 +119,8 @@ class FaceAnalysis:
                                 smoothed=dict(zip(CLASSES, map(float, smoothed))),
                                 bbox=tuple(float(v) for v in face.bbox),
                                 uncertain=bool(smoothed[best] < self.uncertain_below), landmarks=face.landmarks,
-                                calibrated=bool(known) if self.uses_reference else None))
+                                calibrated=bool(known) if self.uses_reference else None,
+                                neutral=bool(pinned) and self.uses_reference))
         if not records:
             records.append(dict(track=None, label=None, confidence=0.0, probabilities={}, smoothed={}, bbox=None))
         now = time.perf_counter()

@@ -52,6 +52,14 @@ class SessionWriter(LogConnection):
         )
         return session
 
+    def update_settings(self, session: str, **changes: Any) -> None:
+        """Add to a session's settings what only became known while it ran (the neutral faces set)."""
+        with self._lock, self._sql():
+            row = self._conn.execute("SELECT settings FROM sessions WHERE id = ?", (session,)).fetchone()
+            settings = {**json.loads(row[0] or "{}"), **changes} if row else dict(changes)
+            self._conn.execute("UPDATE sessions SET settings = ? WHERE id = ?",
+                               (json.dumps(settings, sort_keys=True), session))
+
     def log_frame(self, predictions: Sequence[Prediction]) -> None:
         """Every row of one analysed frame, in one transaction: a frame is logged whole or not at all."""
         rows = [frame_row(p) for p in predictions]
@@ -125,6 +133,7 @@ def prediction_record(p: Prediction) -> dict[str, Any]:
         "time": p.time, "session": p.session, "frame": p.frame, "source_ms": rounded(p.source_ms, MS_DECIMALS),
         "track": p.track, "label": p.label, "confidence": rounded(p.confidence, PROB_DECIMALS) if face else None,
         "uncertain": p.uncertain if face else None, "calibrated": p.calibrated if face else None,
+        "neutral": p.neutral if face else None,
         "probabilities": probs(p.probabilities), "smoothed": probs(p.smoothed),
         "bbox": [rounded(v, PIXEL_DECIMALS) for v in p.bbox] if p.bbox is not None else None,
         "latency_ms": {k: rounded(v, MS_DECIMALS) for k, v in p.latency_ms.items()},

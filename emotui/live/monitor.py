@@ -22,6 +22,7 @@ from .camera import FrameSource, SourceLost, UnreadableFrame, open_source
 from ..errors import SourceError, UsageError
 from ..events import EventHandler, SourceState, ignore
 from .logstore import LogStore
+from .neutral import NeutralPins, record_neutrals
 from .recorder import MonitorSummary, SessionRecorder
 from .smoothing import EmaSmoother
 
@@ -202,6 +203,7 @@ def run_monitor(
     resolution: tuple[int, int] | None = None,
     reconnect_timeout: float = 30.0,
     backoff: tuple[float, float] = (0.5, 8.0),
+    neutral: NeutralPins | None = None,
 ) -> MonitorSummary:
     """Watch `source` (a FrameSource or a spec for camera.open_source) until it ends, `duration` seconds (wall
     clock) pass, `frames` frames are analysed, or `stop` is set. One session in `store` (default: the log at
@@ -210,6 +212,7 @@ def run_monitor(
 
     `fast`: files and folders are read as fast as possible and `interval` counts in the video's own time;
     otherwise files play at their real rate, like a camera, and `interval` is wall-clock time.
+    `neutral`: the session's pinned neutral faces (emotui.live.neutral), each set one kept in its settings.
     """
     if interval < 0 or (duration is not None and duration <= 0) or (frames is not None and frames <= 0):
         raise UsageError("interval must be >= 0, duration and frames > 0")
@@ -236,14 +239,15 @@ def run_monitor(
                         fast=fast, uncertain_below=uncertain_below, backend=backend,
                         save_frames=str(save_frames) if save_frames else None,
                         resolution=list(resolution) if resolution else None, landmarker=str(detector.model_path),
-                        mirror_view=detector.mirror_view, prior=getattr(predictor, "prior", "data"))
+                        mirror_view=detector.mirror_view, prior=getattr(predictor, "prior", "data"),
+                        neutral_image=neutral.given.origin if neutral is not None and neutral.given else None)
         session = log.start_session(source=src.spec, model_id=getattr(predictor, "model_id", None),
                                     model_checksum=getattr(predictor, "checksum", None), settings=settings)
         fast = fast and not src.live  # a camera cannot be read faster than it delivers
         capture = _Capture(src, lossless=fast, paced=not fast and not src.live,
                            reconnect_timeout=reconnect_timeout, backoff=backoff)
         watch = _Watch(src, detector, classifier, log, session, predictor, on_event, max_faces=max_faces, smooth=smooth,
-                       uncertain_below=uncertain_below, save_frames=save_frames)
+                       uncertain_below=uncertain_below, save_frames=save_frames, neutral=neutral)
         return watch.run(capture, stop, interval=interval, duration=duration, frames=frames, fast=fast)
 
 
@@ -252,10 +256,12 @@ class _Watch:
     the classifier's work."""
 
     def __init__(self, src, detector, classifier, log, session, predictor, on_event, *, max_faces, smooth,
-                 uncertain_below, save_frames) -> None:
+                 uncertain_below, save_frames, neutral=None) -> None:
         self.src = src
         self.analysis = FaceAnalysis(detector, classifier, predictor, independent_frames=src.independent_frames,
-                                     max_faces=max_faces, smooth=smooth, uncertain_below=uncertain_below)
+                                     max_faces=max_faces, smooth=smooth, uncertain_below=uncertain_below,
+                                     neutral=neutral)
+        self.neutral, self.neutrals_set = neutral, []
         self.recorder = SessionRecorder(src, log, session, on_event, save_frames=save_frames)
         self.summary = self.recorder.summary
 
@@ -338,4 +344,5 @@ class _Watch:
         """Tracks, smoothing; then one log transaction and the events. Returns None (nothing pending)."""
         if pending is not None:
             self.recorder.record(pending.frame, *self.analysis.conclude(pending))
+            record_neutrals(self.recorder.log, self.recorder.session, self.neutral, self.neutrals_set)
         return None
