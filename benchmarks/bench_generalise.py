@@ -31,10 +31,17 @@ import numpy as np
 from emotui.learn.recipes import DEFAULT_MODEL_SIZE
 
 
+def renders_of(f: Path, g: Path) -> bool:
+    """Whether features file g holds renderings of f's dataset (`emotui degrade`): `<dataset>-renders*.parquet`."""
+    return g.stem.startswith(f"{f.stem}-renders")
+
+
 def protocols(files: list[Path]) -> list[tuple[str, list[Path], list[Path]]]:
-    """(name, train files, test-on files): each file left out in turn, then all of them (FER+ valid is held out
-    by its own split column)."""
-    out = [(f"left out: {f.stem}", [g for g in files if g != f], [f]) for f in files]
+    """(name, train files, test-on files): each dataset left out in turn, with its renderings (the same faces,
+    other cameras: training on them would see the test set), then all of them (FER+ valid is held out by its own
+    split column)."""
+    datasets = [f for f in files if not any(renders_of(g, f) for g in files)]
+    out = [(f"left out: {f.stem}", [g for g in files if g != f and not renders_of(f, g)], [f]) for f in datasets]
     out.append(("all (held-out splits)", files, []))
     return out
 
