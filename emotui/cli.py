@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "train": "emotui.commands.train:train",
     "evaluate": "emotui.commands.evaluate:evaluate",
     "predict": "emotui.commands.predict:predict",
+    "degrade": "emotui.commands.degrade:degrade",
 }
 HELP: dict[str, str] = {
     "extract": "Extract face landmark features from a dataset into Parquet.",
@@ -37,6 +38,7 @@ HELP: dict[str, str] = {
     "train": "Train the expression classifier on features files (subject-disjoint; --folds K).",
     "evaluate": "Accuracy, macro-F1 and confusion matrix of a model on labelled data.",
     "predict": "Expression of every face in some images.",
+    "degrade": "Render a dataset's faces at other resolutions, colour, blur and JPEG quality, to train on.",
 }
 
 
