@@ -27,6 +27,12 @@ def _architecture(config: dict) -> str:
     blend = ("a blendshape token (the blendshapes, their offset from the person's reference and a flag saying "
              "whether one is known)" if a.get("reference") else "a blendshape token")
     wide = f", and a whole-face MLP ({a['wide']} wide) whose logits are added" if a.get("wide") else ""
+    if a.get("face_token"):
+        wide = ""
+        blend = (f"a whole-face token (a two-layer MLP, {a['wide']} wide, over every input standardised), " + blend)
+    if a.get("appearance_tokens"):
+        blend += (f", {a['appearance_tokens']} appearance tokens (the HOG of the aligned face crop, "
+                  f"{a['appearance'] // a['appearance_tokens']} values each)")
     return (f"A transformer encoder over MediaPipe FaceLandmarker features of one face: {a['n_regions']} facial-region "
             f"tokens of the pose-free landmarks{relative}, {blend}, a class token (dim {a['dim']}, {a['depth']} "
             f"layers, {a['heads']} heads){wide}. {output}")

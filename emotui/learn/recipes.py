@@ -11,7 +11,7 @@ so the dashboard can read it while it draws.
 
 from __future__ import annotations
 
-DEFAULT_MODEL_SIZE = "mlp"
+DEFAULT_MODEL_SIZE = "transformer"
 MODEL_SIZES = ("mlp", "transformer", "tiny", "small")  # what train --model-size takes
 
 RECIPES: dict[str, dict] = {

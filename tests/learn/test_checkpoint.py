@@ -12,6 +12,7 @@ import pytest
 
 from emotui.learn.checkpoint import load_checkpoint, save_checkpoint
 from emotui.config import default_model_dir
+from emotui.learn.recipes import DEFAULT_MODEL_SIZE
 from emotui.learn.model_card import CARD, NOTES, render_card
 from emotui.errors import CheckpointError
 from emotui.data.features import load_features
@@ -38,6 +39,8 @@ def test_the_shipped_model_fits_the_budget():
     assert {"classes", "feature_spec", "normalisation", "architecture", "training", "metrics", "emotui_version",
             "created"} <= set(config)
     assert all(src["sha256"] for src in config["training"]["data"])
+    # the product is a landmark transformer: the shipped default is one, trained with the default size's recipe
+    assert config["architecture"]["depth"] >= 2 and config["training"]["config"]["model_size"] == DEFAULT_MODEL_SIZE
 
 
 def test_the_model_card_describes_the_shipped_weights():
