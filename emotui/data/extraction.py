@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..atomic import write_error
 from .detection import Detected, detect_image, new_landmarker
 from ..errors import DatasetError, EmotuiError
 from ..events import EventHandler, Finished, ItemFailed, Progress, ignore
@@ -280,7 +281,11 @@ def _exclusive(out: Path) -> Iterator[None]:
         yield
         return
     lock_path = out.with_name(f".{out.name}.lock")
-    with open(lock_path, "w") as handle:
+    try:
+        handle = open(lock_path, "w")
+    except OSError as exc:  # the user asked for `out`, not the lock: name theirs
+        raise write_error(out, exc) from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -54,8 +54,6 @@ def test_an_export_into_a_read_only_folder_names_the_export(log, tmp_path, fmt):
 
 
 @read_only_mounts
-@pytest.mark.xfail(strict=True, reason="emotui/data/extraction.py _exclusive opens .<out>.lock unguarded: "
-                                       "raise atomic.write_error(out, exc) there (reported, not this file's owner)")
 def test_an_extraction_into_a_read_only_folder_names_the_features_file(tmp_path):
     out = tmp_path / "ro" / "f.parquet"
     result = in_read_only_folder(out.parent, f"$EMOTUI extract {DATASETS / 'kaggle-layout-sample'} --out {out} "
