@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EmotuiError, ImageReadError
+from .appearance import split_appearance
 from .images import decode_image
 from .landmarker import MAX_DETECT_SIDE, Landmarker
 
@@ -71,11 +72,16 @@ def detect_image(landmarker: Landmarker, path: str, max_faces: int = 1) -> Detec
             face.transform.reshape(-1),
             np.asarray(face.bbox, dtype=np.float32) * scale,
             *_view_arrays(face.mirror_view),
-            face.appearance,
+            *_appearance_columns(face.appearance),
         )
         for face in faces[:max_faces]
     ]
     return Detected("ok", None, width, height, len(faces), kept)
+
+
+def _appearance_columns(appearance) -> tuple:  # noqa: ANN001 - np.ndarray | None
+    """A face's appearance as the features file holds it: the HOG, and the crop's bytes."""
+    return (None, None) if appearance is None else split_appearance(appearance)
 
 
 def _view_arrays(view) -> tuple:  # noqa: ANN001 - emotui.data.landmarker.Face | None

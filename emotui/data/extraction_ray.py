@@ -304,7 +304,8 @@ def results_of(table) -> tuple[list[int], list[Detected]]:  # noqa: ANN001
     rows = table.to_pydict()
     results = []
     for k in range(table.num_rows):
-        faces = [tuple(None if value is None else np.asarray(value, dtype=np.float32) for value in face)
+        faces = [tuple(value if value is None or isinstance(value, bytes) else np.asarray(value, dtype=np.float32)
+                       for value in face)
                  for face in zip(*(rows[name][k] for name in FACE_COLUMNS))]
         results.append(Detected(rows["status"][k], rows["error"][k], rows["width"][k], rows["height"][k],
                                 rows["n_faces"][k], faces))

@@ -24,8 +24,8 @@ class Face:
     # The same face meshed again in the horizontally mirrored image, in that image's coordinates: a second, partly
     # independent reading of a noisy mesh (the classifier is mirror-symmetric, so it needs no un-mirroring).
     mirror_view: Face | None = None
-    # (N_APPEARANCE,) float32 HOG of the face's aligned grey crop (emotui.data.appearance), from the image it was found
-    # in; None where the Landmarker was asked for none
+    # (N_APPEARANCE,) float32 HOG of the face's aligned grey crop, then its pixels (emotui.data.appearance), from
+    # the image it was found in; None where the Landmarker was asked for none
     appearance: np.ndarray | None = None
 
     @property

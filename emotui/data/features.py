@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .appearance import N_APPEARANCE, appearance_mirror_map
+from .appearance import APPEARANCE_WIDTHS, N_HOG, N_PIXELS, appearance_mirror_map, joined_appearance
 from ..errors import DatasetError
 from ..labels import CLASSES, normalize_label
 from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, sha256_of
@@ -109,7 +109,7 @@ def with_appearance(blend: np.ndarray, appearance: np.ndarray, mirrored: bool = 
     """Blendshapes (n, 52) and appearance (n, N_APPEARANCE) -> the descriptors (n, 52 + N_APPEARANCE) the model
     reads; `mirrored` gives those of the mirror image (for a face's mirror view, whose crop is the mirrored one)."""
     if mirrored:
-        appearance = appearance[:, appearance_mirror_map()]
+        appearance = appearance[:, appearance_mirror_map(appearance.shape[1])]
     return np.hstack([blend, appearance]).astype(np.float32, copy=False)
 
 
@@ -142,9 +142,10 @@ def blendshape_mirror_map(width: int = N_BLENDSHAPES) -> np.ndarray:
                 out[i] = names.index(name[: -len(a)] + b)
     if width == N_BLENDSHAPES:
         return out
-    if width != N_BLENDSHAPES + N_APPEARANCE:
-        raise ValueError(f"descriptors are {N_BLENDSHAPES} or {N_BLENDSHAPES + N_APPEARANCE} wide, not {width}")
-    return np.concatenate([out, N_BLENDSHAPES + appearance_mirror_map()])
+    if width - N_BLENDSHAPES not in APPEARANCE_WIDTHS:
+        wide = ", ".join(str(N_BLENDSHAPES + w) for w in (0, *APPEARANCE_WIDTHS))
+        raise ValueError(f"descriptors are {wide} wide, not {width}")
+    return np.concatenate([out, N_BLENDSHAPES + appearance_mirror_map(width - N_BLENDSHAPES)])
 
 
 # ---------------------------------------------------------------- person references
@@ -236,7 +237,14 @@ class FeatureSet:
 
     def without_appearance(self) -> FeatureSet:
         """The same faces described by their landmarks and blendshapes alone."""
-        cut = {name: getattr(self, name)[:, :N_BLENDSHAPES] for name in ("blendshapes", "ref_blend", "view_blend")}
+        return self.cut_to(N_BLENDSHAPES)
+
+    def without_pixels(self) -> FeatureSet:
+        """The same faces without their crops' pixels (the appearance's HOG kept), for models that do not read them."""
+        return self.cut_to(min(self.blendshapes.shape[1], N_BLENDSHAPES + N_HOG))
+
+    def cut_to(self, width: int) -> FeatureSet:
+        cut = {name: getattr(self, name)[:, :width] for name in ("blendshapes", "ref_blend", "view_blend")}
         return dataclasses.replace(self, **cut)
 
     def with_view_rows(self, idx: np.ndarray, point_mirror: np.ndarray, blend_mirror: np.ndarray) -> FeatureSet:
@@ -324,16 +332,23 @@ def table_views(df) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # noqa: ANN00
 
 
 def table_appearance(df) -> np.ndarray | None:  # noqa: ANN001
-    """Rows with status ok -> their (n, N_APPEARANCE) appearance, or None unless every row has a finite one (a
-    file of an older emotui, or rows kept from one: the descriptors are then the blendshapes alone)."""
-    if "appearance" not in df.columns or df.empty:
+    """Rows with status ok -> their (n, N_HOG [+ N_PIXELS]) appearance, or None unless every row has a finite one
+    (a file of an older emotui, or rows kept from one: the descriptors are then the blendshapes alone). The crop's
+    pixels follow the HOG where every row has them (files of appearance version 2)."""
+    if "appearance" not in df.columns or df.empty or not _all_sized(df["appearance"], N_HOG):
         return None
-    sized = df["appearance"].map(lambda v: v is not None and hasattr(v, "__len__") and not isinstance(v, str)
-                                 and len(v) == N_APPEARANCE)
-    if not sized.all():
+    hog = np.stack(df["appearance"].to_numpy()).astype(np.float32)
+    if not np.isfinite(hog).all():
         return None
-    appearance = np.stack(df["appearance"].to_numpy()).astype(np.float32)
-    return appearance if np.isfinite(appearance).all() else None
+    crops = None
+    if "crop" in df.columns and _all_sized(df["crop"], N_PIXELS):
+        crops = np.frombuffer(b"".join(df["crop"].to_numpy()), dtype=np.uint8).reshape(len(df), N_PIXELS)
+    return joined_appearance(hog, crops)
+
+
+def _all_sized(column, width: int) -> bool:  # noqa: ANN001 - pandas.Series
+    return bool(column.map(lambda v: v is not None and hasattr(v, "__len__") and not isinstance(v, str)
+                           and len(v) == width).all())
 
 
 def table_inputs(df, appearance: bool = True):  # noqa: ANN001, ANN201
@@ -447,17 +462,20 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
 
 
 def _same_descriptors(parts: list[tuple], sources: list[dict], on_warning) -> list[tuple]:  # noqa: ANN001
-    """Faces of files with and without appearance cannot share one model input: then all go without it."""
+    """Faces of files with more and less appearance cannot share one model input: then all go with what every
+    file holds (the HOG without the crop's pixels, or the blendshapes alone)."""
     widths = {p[1].shape[1] for p in parts}
     if len(widths) == 1:
         return parts
-    lacking = [s["path"] for s in sources if s.get("used") and not s.get("appearance")]
+    width = min(widths)
+    lacking = [s["path"] for s, p in zip([s for s in sources if s.get("used")], parts) if p[1].shape[1] == width]
     if on_warning is not None:
-        on_warning(f"{', '.join(lacking)} hold no appearance (made by an older emotui): training on the landmarks "
-                   "and blendshapes alone; extract again to use it")
+        what = "no appearance" if width == N_BLENDSHAPES else "no face crops"
+        on_warning(f"{', '.join(lacking)} hold {what} (made by an older emotui): training on what every file holds; "
+                   "extract again to use it all")
     for s in sources:
-        s["appearance"] = False
-    return [(p[0], p[1][:, :N_BLENDSHAPES], *p[2:9], p[9][:, :N_BLENDSHAPES], p[10]) for p in parts]
+        s["appearance"] = s.get("appearance") and width > N_BLENDSHAPES
+    return [(p[0], p[1][:, :width], *p[2:9], p[9][:, :width], p[10]) for p in parts]
 
 
 # ---------------------------------------------------------------- augmentation (torch, batched)

@@ -54,12 +54,14 @@ def read_source(source: Path, out: Path, columns: list[str] | None = None):  # n
 
 
 def without_appearance(source: Path):  # noqa: ANN201 - numpy bool array
-    """Which rows of a source have no appearance (all, in a file of an older emotui)."""
+    """Which rows of a source have no appearance, or no crop (all, in a file of an older emotui)."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
-        if "appearance" in pq.read_schema(source).names:
-            return pq.read_table(source, columns=["appearance"]).column(0).is_null().to_numpy(zero_copy_only=False)
+        if {"appearance", "crop"} <= set(pq.read_schema(source).names):
+            table = pq.read_table(source, columns=["appearance", "crop"])
+            return pc.or_(table["appearance"].is_null(), table["crop"].is_null()).to_numpy(zero_copy_only=False)
         return pq.read_metadata(source).num_rows * [True]
     except Exception:  # noqa: BLE001 - read_source reports a damaged source in its own words
         return True

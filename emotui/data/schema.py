@@ -8,7 +8,8 @@ Columns (documented in README.md, "Features file"):
   size int64, mtime_ns int64, landmarker str (sha256 of the model that made the row),
   mirror_landmarks, mirror_blendshapes, mirror_transform (the same face meshed in the mirrored image, in its
   coordinates; null where that pass missed it, and in files of emotui before 0.9),
-  appearance list<float32>[900] (emotui.data.appearance: HOG of the face's aligned crop; null in older files)
+  appearance list<float32>[900] (emotui.data.appearance: HOG of the face's aligned crop; null in older files),
+  crop binary[2304] (that crop itself, 48 x 48 grey bytes row by row; null in files of emotui before 0.10)
 plus any extra per-subject columns a dataset brings (e.g. emotions.csv's gender, age, country).
 """
 
@@ -40,10 +41,11 @@ BASE_FIELDS = [
     pa.field("mirror_blendshapes", pa.list_(pa.float32())),
     pa.field("mirror_transform", pa.list_(pa.float32())),
     pa.field("appearance", pa.list_(pa.float32())),
+    pa.field("crop", pa.binary()),
 ]
 # Columns a features file of an older emotui lacks: read as null (no mirror view, no appearance), never as a
 # foreign file.
-OPTIONAL_COLUMNS = ("mirror_landmarks", "mirror_blendshapes", "mirror_transform", "appearance")
+OPTIONAL_COLUMNS = ("mirror_landmarks", "mirror_blendshapes", "mirror_transform", "appearance", "crop")
 # Per face, in the order of Detected.faces' tuples.
 FACE_COLUMNS = ("landmarks", "blendshapes", "transform", "bbox", *OPTIONAL_COLUMNS)
 BASE_SCHEMA = pa.schema(BASE_FIELDS, metadata={b"emotui.features": str(SCHEMA_VERSION).encode()})

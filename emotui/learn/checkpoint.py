@@ -14,7 +14,7 @@ from pathlib import Path
 from .. import __version__
 from ..atomic import atomic_write_bytes
 from ..errors import CheckpointError
-from ..data.appearance import APPEARANCE_VERSION, CROP_SIDE, N_APPEARANCE
+from ..data.appearance import APPEARANCE_VERSION, CROP_SIDE, N_HOG, N_PIXELS
 from ..data.features import FEATURE_SPEC_VERSION, N_BLENDSHAPES, REFERENCE_MIN_FACES
 from ..data.landmarker import sha256_of
 from ..labels import CLASSES
@@ -32,8 +32,9 @@ def feature_spec() -> dict:
         "points": "478 x 3: (x*W, -y*H, -z*W) centred, rotated by the pose matrix's R^T, unit RMS radius",
         "blendshapes": N_BLENDSHAPES,
         "reference": f"mean points and blendshapes of the person's faces (unlabelled), from {REFERENCE_MIN_FACES} faces on",
-        "appearance": f"version {APPEARANCE_VERSION}: HOG of the eye-and-mouth-aligned {CROP_SIDE} px equalised grey crop, "
-                      f"{N_APPEARANCE} values after the blendshapes (read where architecture.appearance says so)",
+        "appearance": f"version {APPEARANCE_VERSION}: HOG of the eye-and-mouth-aligned {CROP_SIDE} px equalised grey "
+                      f"crop, {N_HOG} values after the blendshapes, then the crop's {N_PIXELS} pixels in 0-1 row by "
+                      "row (read as far as architecture.appearance says)",
     }
 
 

@@ -14,6 +14,8 @@ trained with references dropped at random, falls back on the face alone.
 
 With `appearance` (set by training where the features files hold it), the blendshape input carries the face's
 appearance (emotui.data.appearance, a HOG of its aligned crop) after the 52 blendshapes; the mirror map covers both.
+With `crop_side` the appearance ends in the crop's pixels, which only the crop tokens (emotui.learn.crop_encoder)
+read: the whole-face MLP and the appearance cells take the HOG.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from torch import nn
 
 from ..data.features import N_BLENDSHAPES
 from ..data.landmarker import N_LANDMARKS
+from .crop_encoder import CropEncoder
 
 SIZES = {
     # No transformer: the whole-face MLP alone, on inputs standardised one by one (see the model notes)
@@ -37,6 +40,10 @@ SIZES = {
     # tokens, the blendshapes and 5 appearance strips (5 HOG blocks each); the class token reads them all.
     "transformer": {"dim": 64, "depth": 2, "heads": 4, "n_regions": 16, "wide": 384, "standardise": True,
                     "input_noise": 0.1, "reference": False, "face_token": True, "appearance_tokens": 5},
+    # The same, with 9 tokens of the aligned crop's pixels read by a small convolutional network.
+    "transformer-crop": {"dim": 64, "depth": 2, "heads": 4, "n_regions": 16, "wide": 384, "standardise": True,
+                         "input_noise": 0.1, "reference": False, "face_token": True, "appearance_tokens": 5,
+                         "crop_grid": 3},
 }
 
 
@@ -60,20 +67,33 @@ class Architecture:
     face_token: bool = False
     # the appearance split into this many cell tokens (HOG blocks), not carried in the blendshape token
     appearance_tokens: int = 0
+    # the side of the crop whose pixels end the appearance (set by training where the features hold them; 0: none)
+    crop_side: int = 0
+    # the crop's pixels read by a convolutional network into crop_grid x crop_grid tokens (0: pixels not read)
+    crop_grid: int = 0
+
+    @property
+    def hog(self) -> int:
+        """How many of the appearance values are its HOG (the rest are the crop's pixels)."""
+        return self.appearance - self.crop_side ** 2
 
     def __post_init__(self) -> None:
         if self.depth == 0 and self.wide == 0:
             raise ValueError("an architecture needs a transformer (depth > 0) or a whole-face MLP (wide > 0)")
         if self.face_token and not (self.depth and self.wide):
             raise ValueError("a face token needs both the transformer and the whole-face MLP")
-        if self.appearance_tokens and self.appearance % self.appearance_tokens:
+        if self.appearance_tokens and self.hog % self.appearance_tokens:
             raise ValueError("appearance cells need the appearance in equal parts")
+        if self.crop_side and self.reference:
+            raise ValueError("the crop's pixels are read without a person reference")
 
     @classmethod
     def of_size(cls, name: str, **over) -> Architecture:  # noqa: ANN003
         merged = {**SIZES[name], **over}
         if not merged.get("appearance"):  # features without the appearance: no cells to make tokens of
             merged["appearance_tokens"] = 0
+        if not merged.get("crop_side"):  # nor pixels to read
+            merged["crop_grid"] = 0
         return cls(**merged)
 
     def to_dict(self) -> dict:
@@ -160,8 +180,9 @@ class _Standardising:
             return
         total = total_sq = 0.0
         for s in range(0, len(points), chunk):
-            x, b = self._inputs(points[s:s + chunk], blendshapes[s:s + chunk], ref_points[s:s + chunk],
-                                ref_blend[s:s + chunk], has_ref[s:s + chunk])
+            flat = self._without_pixels(blendshapes[s:s + chunk])[0]
+            x, b = self._inputs(points[s:s + chunk], flat, ref_points[s:s + chunk], ref_blend[s:s + chunk],
+                                has_ref[s:s + chunk])
             whole = torch.cat([x.flatten(1), b], 1).double()
             total, total_sq = total + whole.sum(0), total_sq + (whole ** 2).sum(0)
         mean = total / len(points)
@@ -183,8 +204,8 @@ class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
             self.register_buffer("reference_scale", torch.ones(N_LANDMARKS, 3))
         self.register_buffer("regions", torch.full((r, k), N_LANDMARKS, dtype=torch.long))
         self.register_buffer("point_mirror", torch.arange(N_LANDMARKS))
-        n_desc = N_BLENDSHAPES + arch.appearance
-        self.register_buffer("blend_mirror", torch.arange(n_desc))
+        self.register_buffer("blend_mirror", torch.arange(N_BLENDSHAPES + arch.appearance))
+        n_desc = N_BLENDSHAPES + arch.hog  # the descriptors but for the crop's pixels
         blend_in = 2 * n_desc + 1 if arch.reference else n_desc
         if arch.depth:
             self.region_weight = nn.Parameter(torch.randn(r, k * c, d) * (k * c) ** -0.5)
@@ -194,10 +215,12 @@ class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
             blend_token_in = (2 * N_BLENDSHAPES + 1 if arch.reference else N_BLENDSHAPES) if cells else blend_in
             self.blend_embed = nn.Sequential(nn.Linear(blend_token_in, d), nn.GELU(),
                                              nn.Linear(d, d))
-            self.cell_embed = nn.Linear(arch.appearance // cells, d) if cells else None
+            self.cell_embed = nn.Linear(arch.hog // cells, d) if cells else None
+            grid = arch.crop_grid if arch.crop_side else 0
+            self.crop = CropEncoder(arch.crop_side, d, grid) if grid else None
             self.shape_embed = nn.Linear(N_LANDMARKS * c, d) if arch.shape_token else None
             self.cls_token = nn.Parameter(torch.zeros(1, 1, d))
-            n_tokens = r + 2 + arch.shape_token + arch.face_token + cells
+            n_tokens = r + 2 + arch.shape_token + arch.face_token + cells + grid ** 2
             self.position = nn.Parameter(torch.randn(1, n_tokens, d) * 0.02)
             layer = nn.TransformerEncoderLayer(d, arch.heads, d * arch.ffn_mult, arch.dropout, activation="gelu",
                                                batch_first=True, norm_first=True)
@@ -244,12 +267,18 @@ class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
                 ref_blend: torch.Tensor | None = None, has_ref: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 478, 3) canonical points, (B, 52 + appearance) descriptors [, their person references (B, 478, 3),
         (B, 52 + appearance) and (B,) bool marking the rows that have one] -> (B, n_classes) logits."""
+        blendshapes, pixels = self._without_pixels(blendshapes)
         x, blendshapes = self._inputs(points, blendshapes, ref_points, ref_blend, has_ref)
         whole = self._whole(x, blendshapes, has_ref) if self.wide is not None else None
         if self.arch.face_token:
-            return self._token_logits(x, blendshapes, whole)
-        logits = self._token_logits(x, blendshapes) if self.arch.depth else 0
+            return self._token_logits(x, blendshapes, whole, pixels)
+        logits = self._token_logits(x, blendshapes, pixels=pixels) if self.arch.depth else 0
         return logits + self.wide(whole) if whole is not None else logits
+
+    def _without_pixels(self, blendshapes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The descriptors up to the crop's pixels, and the pixels (None without them)."""
+        cut = N_BLENDSHAPES + self.arch.hog
+        return blendshapes[:, :cut], (blendshapes[:, cut:] if self.arch.crop_side else None)
 
     def _whole(self, x: torch.Tensor, blendshapes: torch.Tensor, has_ref: torch.Tensor | None) -> torch.Tensor:
         """The whole-face input, standardised, with gaussian noise while training."""
@@ -276,8 +305,8 @@ class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
             blendshapes = torch.cat([blendshapes, (blendshapes - ref_blend) * known[:, None], known[:, None]], dim=1)
         return x, blendshapes
 
-    def _token_logits(self, x: torch.Tensor, blendshapes: torch.Tensor, whole: torch.Tensor | None = None
-                      ) -> torch.Tensor:
+    def _token_logits(self, x: torch.Tensor, blendshapes: torch.Tensor, whole: torch.Tensor | None = None,
+                      pixels: torch.Tensor | None = None) -> torch.Tensor:
         b = x.shape[0]
         padded = torch.cat([x, x.new_zeros(b, 1, x.shape[2])], dim=1)  # index N_LANDMARKS pads the regions
         patches = padded[:, self.regions].flatten(2)  # (B, R, K*C)
@@ -286,7 +315,7 @@ class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
             blendshapes = whole[:, x.shape[1] * x.shape[2]:]
         parts = [self.cls_token.expand(b, -1, -1)]
         if self.cell_embed is not None:
-            n_desc = N_BLENDSHAPES + self.arch.appearance
+            n_desc = N_BLENDSHAPES + self.arch.hog
             cells = blendshapes[:, N_BLENDSHAPES:n_desc].reshape(b, self.arch.appearance_tokens, -1)
             blend = blendshapes[:, :N_BLENDSHAPES]
             if self.arch.reference:
@@ -299,6 +328,8 @@ class ExpressionTransformer(_MirrorAveraging, _Standardising, nn.Module):
             parts.append(self.shape_embed(x.flatten(1))[:, None])
         if whole is not None:
             parts.append(self.wide(whole)[:, None])
+        if self.crop is not None:
+            parts.append(self.crop(pixels))
         h = self.encoder(torch.cat(parts, 1) + self.position)
         return self.head(self.norm(h[:, 0]))
 

@@ -31,8 +31,12 @@ def _architecture(config: dict) -> str:
         wide = ""
         blend = (f"a whole-face token (a two-layer MLP, {a['wide']} wide, over every input standardised), " + blend)
     if a.get("appearance_tokens"):
+        hog = a["appearance"] - a.get("crop_side", 0) ** 2
         blend += (f", {a['appearance_tokens']} appearance tokens (the HOG of the aligned face crop, "
-                  f"{a['appearance'] // a['appearance_tokens']} values each)")
+                  f"{hog // a['appearance_tokens']} values each)")
+    if a.get("crop_grid") and a.get("crop_side"):
+        blend += (f", {a['crop_grid'] ** 2} crop tokens (a 3-layer convolutional network over the "
+                  f"{a['crop_side']} px aligned grey crop)")
     return (f"A transformer encoder over MediaPipe FaceLandmarker features of one face: {a['n_regions']} facial-region "
             f"tokens of the pose-free landmarks{relative}, {blend}, a class token (dim {a['dim']}, {a['depth']} "
             f"layers, {a['heads']} heads){wide}. {output}")

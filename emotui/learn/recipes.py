@@ -12,7 +12,7 @@ so the dashboard can read it while it draws.
 from __future__ import annotations
 
 DEFAULT_MODEL_SIZE = "transformer"
-MODEL_SIZES = ("mlp", "transformer", "tiny", "small")  # what train --model-size takes
+MODEL_SIZES = ("mlp", "transformer", "transformer-crop", "tiny", "small")  # what train --model-size takes
 
 RECIPES: dict[str, dict] = {
     "mlp": {
@@ -35,3 +35,4 @@ RECIPES: dict[str, dict] = {
                     "identity_swap": 0.0},
     },
 }
+RECIPES["transformer-crop"] = RECIPES["transformer"]  # the crop tokens bring their own augmentation

@@ -10,9 +10,11 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..data.appearance import CROP_SIDE, N_HOG
 from ..data.features import N_BLENDSHAPES, FeatureSet, blendshape_mirror_map, mirror_map
 from ..errors import DatasetError
 from ..labels import CLASSES
+from .model import SIZES
 from .references import with_references
 from .train_config import TrainConfig
 
@@ -97,6 +99,13 @@ def _tensors(fs: FeatureSet) -> tuple:
                                                fs.labels))
 
 
+def _descriptors_for(fs: FeatureSet, cfg) -> FeatureSet:  # noqa: ANN001 - TrainConfig
+    """The descriptors the model of `cfg` reads: the crop's pixels only for a size with crop tokens."""
+    if not cfg.appearance:
+        return fs.without_appearance()
+    return fs if SIZES.get(cfg.model_size, {}).get("crop_grid") else fs.without_pixels()
+
+
 class TrainingData:
     """One split's data as training and judging use it; numpy and torch's CPU tensors, no model."""
 
@@ -105,7 +114,7 @@ class TrainingData:
         if len(self.val_idx) == 0 or len(self.train_idx) == 0:
             raise DatasetError("too few subjects for a training and a validation part")
         fs = with_references(fs, cfg.reference_from)
-        self.fs = fs = fs if cfg.appearance else fs.without_appearance()
+        self.fs = fs = _descriptors_for(fs, cfg)
         point_mirror = mirror_map(fs.points[self.train_idx].mean(0))
         blend_mirror = blendshape_mirror_map(fs.blendshapes.shape[1])
         self.train = train = (fs.with_view_rows(self.train_idx, point_mirror, blend_mirror) if cfg.views
@@ -117,6 +126,7 @@ class TrainingData:
                         if reference and cfg.reference_identity_swap is not None else cfg.augment)
         self.arch_overrides = {"shape_token": cfg.shape_token, "dropout": cfg.dropout,
                                "appearance": fs.blendshapes.shape[1] - N_BLENDSHAPES,
+                               "crop_side": CROP_SIDE if fs.blendshapes.shape[1] > N_BLENDSHAPES + N_HOG else 0,
                                **({"wide": cfg.wide} if cfg.wide else {}),
                                **({} if reference is None else {"reference": reference})}
         self.tensors = {"train": _tensors(train), "val": _tensors(fs.subset(self.val_idx)),

@@ -7,9 +7,9 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from emotui.data.appearance import N_APPEARANCE, aligned_crop, appearance_mirror_map, crop_appearance
+from emotui.data.appearance import N_APPEARANCE, N_HOG, N_PIXELS, aligned_crop, appearance_mirror_map, crop_appearance
 from emotui.errors import EmotuiError
-from emotui.data.features import N_BLENDSHAPES, face_inputs, load_features
+from emotui.data.features import N_BLENDSHAPES, face_inputs, load_features, table_inputs
 from emotui.data.landmarker import Landmarker, read_image
 
 from ..conftest import MEDIA
@@ -83,7 +83,7 @@ def test_a_model_of_appearance_refuses_faces_without_it(ck_subset_features, tmp_
     out = tmp_path / "m"
     run_training([ck_subset_features], out, epochs=2, test_fraction=0.2, val_fraction=0.15, seed=1)
     predictor = Predictor.load(out)
-    assert predictor.config["architecture"]["appearance"] == N_APPEARANCE
+    assert predictor.config["architecture"]["appearance"] == N_HOG  # the default size reads no pixels
     assert evaluate(ck_subset_features, predictor=predictor)["n_faces"] > 300
     old = tmp_path / "old.parquet"
     pq.write_table(pq.read_table(ck_subset_features).drop_columns(["appearance"]), old)
@@ -109,4 +109,29 @@ def test_extracting_an_older_file_again_adds_the_appearance(ck_subset_features, 
     pd.read_csv(manifest)[lambda d: d["path"].isin(rows.column("path").to_pylist())].to_csv(small, index=False)
     run_extraction(small, out, workers=1)
     again = pq.read_table(out).to_pandas()
-    assert len(again) == 12 and again.loc[again["status"] == "ok", "appearance"].map(len).eq(N_APPEARANCE).all()
+    faces = again[again["status"] == "ok"]
+    assert len(again) == 12 and faces["appearance"].map(len).eq(N_HOG).all() and faces["crop"].map(len).eq(N_PIXELS).all()
+
+
+def test_a_model_of_crop_tokens_reads_the_pixels_and_refuses_files_without_them(ck_subset_features, tmp_path):
+    from emotui.learn.evaluation import evaluate
+    from emotui.learn.predictor import Predictor
+    from emotui.learn.training import config_for, run_training
+
+    out = tmp_path / "crop"
+    run_training([ck_subset_features], out, epochs=2, test_fraction=0.2, val_fraction=0.15, seed=1,
+                 model_size="transformer-crop", config=config_for("transformer-crop"))
+    predictor = Predictor.load(out)
+    arch = predictor.config["architecture"]
+    assert arch["appearance"] == N_APPEARANCE and arch["crop_side"] == 48 and arch["crop_grid"] == 3
+    assert evaluate(ck_subset_features, predictor=predictor)["n_faces"] > 300
+    # the pixels change what it says: the same faces with their crops blanked read differently
+    table = pq.read_table(ck_subset_features)
+    points, blend, views = table_inputs(table.to_pandas().query("status == 'ok'").head(40))
+    grey = blend.copy()
+    grey[:, -N_PIXELS:] = 0.5
+    assert not np.allclose(predictor.predict_arrays(points, blend), predictor.predict_arrays(points, grey), atol=1e-3)
+    old = tmp_path / "old.parquet"
+    pq.write_table(table.drop_columns(["crop"]), old)
+    with pytest.raises(EmotuiError, match="appearance.*extract it again"):
+        evaluate(old, predictor=predictor)
