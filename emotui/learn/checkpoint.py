@@ -197,7 +197,8 @@ def load_checkpoint(model_dir: str | Path):  # noqa: ANN201 - (ExpressionTransfo
         with torch.device("meta"):  # shapes without memory: a damaged size must not allocate gigabytes first
             skeleton = ExpressionTransformer(arch).state_dict()
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{model_dir}/{CONFIG} has an unusable architecture ({str(exc).splitlines()[0]})") from None
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{model_dir}/{CONFIG} has an unusable architecture ({why})") from None
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(v.isfinite().all())]
     if bad:
         raise CheckpointError(f"{weights} holds non-finite values (in {bad[0]}): the training that wrote it diverged")
@@ -210,7 +211,8 @@ def load_checkpoint(model_dir: str | Path):  # noqa: ANN201 - (ExpressionTransfo
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:  # whatever the comparison above did not foresee, still named in one line
-        raise CheckpointError(f"{weights} does not load into its architecture ({str(exc).splitlines()[0]})") from None
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{weights} does not load into its architecture ({why})") from None
     model.eval()
     return model, config, checksum
 
