@@ -75,10 +75,11 @@ def open_regular(path: str | os.PathLike) -> BinaryIO:
 # ---------------------------------------------------------------- paths a user gives
 
 def expand(text: str | os.PathLike) -> Path:
-    """`~` and `~user` expanded; a `~name` that is no user stays as typed (pathlib would raise RuntimeError)."""
+    """`~` and `~user` expanded; a `~name` that is no user stays as typed (pathlib would raise RuntimeError, and
+    ValueError for a NUL byte in the name: the path's checks then say what is wrong with it)."""
     try:
         return Path(text).expanduser()
-    except RuntimeError:
+    except (RuntimeError, ValueError):
         return Path(text)
 
 

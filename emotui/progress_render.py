@@ -17,7 +17,7 @@ from rich.progress import Progress as RichProgress
 
 from .events import Finished, ItemFailed, Progress
 
-_STATUS_STYLE = {"ok": "green", "no_face": "yellow", "unreadable": "red", "error": "red"}
+_STATUS_STYLE = {"ok": "green", "no_face": "yellow", "unreadable": "red", "error": "red", "skipped": "yellow"}
 
 
 def shown(text: object) -> str:

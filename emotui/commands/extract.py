@@ -115,7 +115,8 @@ def _some(paths: list[str], limit: int = 3) -> str:
 
 
 def _warn_left_out(attrs: dict, err: Console, describe_unknown) -> None:  # noqa: ANN001
-    """One line on stderr for each kind of dataset entry or manifest row left out, merged or taken from outside."""
+    """One line on stderr for each kind of dataset entry or manifest row left out, merged or taken from outside.
+    Entries that are not regular files are not left out: the job records them (status skipped) and says each."""
     unknown = attrs.get("unknown_labels") or {}
     if unknown:
         err.print(f"[yellow]left out {sum(unknown.values())} files with unknown labels:[/] "
@@ -124,10 +125,6 @@ def _warn_left_out(attrs: dict, err: Console, describe_unknown) -> None:  # noqa
     if unreadable:
         err.print(f"[yellow]left out {len(unreadable)} folder(s) that cannot be listed:[/] {_some(unreadable)}",
                   highlight=False, soft_wrap=True)
-    skipped = attrs.get("skipped") or []
-    if skipped:
-        err.print(f"[yellow]skipped {len(skipped)} entries that are not regular files (never opened):[/] "
-                  f"{_some([entry['path'] + ' (' + entry['reason'] + ')' for entry in skipped])}", highlight=False, soft_wrap=True)
     m = attrs.get("manifest") or {}
     if m.get("merged"):
         err.print(f"merged {m['merged']} duplicate manifest row(s) (same image, same label)", highlight=False)
@@ -143,15 +140,9 @@ def _warn_left_out(attrs: dict, err: Console, describe_unknown) -> None:  # noqa
 
 
 def _with_discovery(summary: dict, attrs: dict) -> dict:
-    """The --json summary plus what discovery left out: skipped entries counted as a status (they are in no
-    features row), and the manifest's row counts."""
-    skipped = attrs.get("skipped") or []
-    if skipped:
-        summary["by_status"]["skipped"] = len(skipped)
-        for entry in skipped:
-            counts = summary["by_class"].setdefault(entry["label"], {})
-            counts["skipped"] = counts.get("skipped", 0) + 1
-    summary["skipped"] = skipped
+    """The --json summary plus what discovery found: the entries skipped as not regular files with their reasons
+    (counted in by_status from their rows), and the manifest's row counts."""
+    summary["skipped"] = attrs.get("skipped") or []
     summary["manifest"] = attrs.get("manifest") or {}
     return summary
 
@@ -159,7 +150,7 @@ def _with_discovery(summary: dict, attrs: dict) -> dict:
 def _print_summary(summary, console: Console, attrs: dict | None = None) -> None:  # noqa: ANN001
     data = _with_discovery(summary.as_dict(), attrs or {})
     by_status, by_class = data["by_status"], data["by_class"]
-    statuses = [s for s in (*STATUSES, "skipped") if by_status.get(s)] or ["ok"]
+    statuses = [s for s in STATUSES if by_status.get(s)] or ["ok"]
     # The features file on its own line, not as the table's title: a title wraps at the table's width.
     console.print(shown(summary.out), highlight=False, soft_wrap=True)
     table = Table(show_footer=True)

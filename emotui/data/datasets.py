@@ -13,7 +13,7 @@ folder once); folders that cannot be listed are left out and named in `frame.att
 
 An entry that is there but is not a regular file (a FIFO, a socket, a device, a folder named like an image) is
 never opened (a FIFO would block its reader for ever): it is left out and listed in `frame.attrs["skipped"]`
-({path, label, reason}). Manifest rows are checked as they are read (`frame.attrs["manifest"]`, ManifestCounts):
+({path, label, subject, reason}); extraction records each as a row of status `skipped`. Manifest rows are checked as they are read (`frame.attrs["manifest"]`, ManifestCounts):
 the same image listed twice with one label is merged; with two labels (or subjects) it is refused in one line
 naming the files, or with `drop_conflicts` left out; a path outside the manifest's folder is kept only if it
 exists.
@@ -63,15 +63,25 @@ def _walk_images(root: Path, unreadable: list[str], odd: list[tuple[Path, str]] 
             continue
         seen.add((info.st_dev, info.st_ino))
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(files):
+        for name in sorted({*files, *dirs}):  # a folder named like an image is an entry too (and still walked)
             if not is_image(Path(name)):
                 continue
-            reason = not_regular_reason(Path(folder) / name)
+            reason = entry_reason(Path(folder) / name)
             if reason is None:
                 found.append(Path(folder) / name)
             elif odd is not None:
                 odd.append((Path(folder) / name, reason))
     return found
+
+
+def entry_reason(path: Path) -> str | None:
+    """Why a dataset entry named like an image is skipped (recorded, never opened), or None for a regular file or
+    one that is not there (its reader reports it missing): a FIFO, socket, device or folder, or a symlink to
+    nothing (it would only ever be read as missing)."""
+    reason = not_regular_reason(path)
+    if reason is None and os.path.islink(path) and not os.path.exists(path):
+        return "a symlink to nothing"
+    return reason
 
 
 def _abs(path: Path) -> str:
@@ -142,12 +152,13 @@ class _Rows:
         self.records: list[dict] = []
         self.unknown: Counter[str] = Counter()
         self.unreadable: list[str] = []  # folders that could not be listed
-        self.skipped: list[dict] = []  # entries that are not regular files: {path, label, reason}
+        self.skipped: list[dict] = []  # entries that are not regular files: {path, label, subject, reason}
         self.manifest = ManifestCounts()
 
-    def skip(self, path: Path, raw_label: str, reason: str) -> None:
+    def skip(self, path: Path, raw_label: str, subject: str, reason: str) -> None:
         label = normalize_label(raw_label)
-        self.skipped.append({"path": _abs(path), "label": label or str(raw_label), "reason": reason})
+        self.skipped.append({"path": _abs(path), "label": label or str(raw_label), "subject": str(subject),
+                             "reason": reason})
 
     def add(self, path: Path, raw_label: str, subject: str, **extra: object) -> None:
         label = normalize_label(raw_label)
@@ -169,14 +180,14 @@ def _from_kaggle(root: Path, drop_conflicts: bool = False) -> _Rows | None:
     rows = _Rows()
     for set_dir in sets:
         try:
-            images_of_set = sorted(p for p in set_dir.iterdir() if is_image(p) and not p.is_dir())
+            images_of_set = sorted(p for p in set_dir.iterdir() if is_image(p))
         except OSError:
             rows.unreadable.append(_abs(set_dir))
             continue
         for image in images_of_set:
-            reason = not_regular_reason(image)
-            if reason:  # a FIFO named Happy.jpg: left out, never opened
-                rows.skip(image, image.stem, reason)
+            reason = entry_reason(image)
+            if reason:  # a FIFO named Happy.jpg: recorded, never opened
+                rows.skip(image, image.stem, set_dir.name, reason)
                 continue
             rows.add(image, image.stem, set_dir.name, set_id=set_dir.name)
     # Inside images/, only files named after expressions make this layout (not any folder of photos).
@@ -206,7 +217,7 @@ def _from_class_folders(root: Path, drop_conflicts: bool = False) -> _Rows | Non
             rows = _Rows()  # class folders, none of which could be listed or read: say so rather than "no layout"
             rows.unreadable = unreadable
             for path, reason in odd:
-                rows.skip(path, path.parent.name, reason)
+                rows.skip(path, path.parent.name, _own_subject(path, root), reason)
             return rows
         return None
     by_folder: dict[Path, list[Path]] = {}
@@ -220,7 +231,7 @@ def _from_class_folders(root: Path, drop_conflicts: bool = False) -> _Rows | Non
     rows.unreadable = unreadable
     for path, reason in odd:
         if path.parent != root:
-            rows.skip(path, path.parent.name, reason)
+            rows.skip(path, path.parent.name, _own_subject(path, root), reason)
     for folder, images in by_folder.items():
         split = folder.parent.relative_to(root).as_posix()
         for image in images:
@@ -228,11 +239,16 @@ def _from_class_folders(root: Path, drop_conflicts: bool = False) -> _Rows | Non
                 continue
             extra = dict(manifests.get(_abs(image), {}))
             # Without a manifest each image stands alone: its own subject (so splits are per image).
-            subject = extra.pop("subject", None) or image.relative_to(root).with_suffix("").as_posix()
+            subject = extra.pop("subject", None) or _own_subject(image, root)
             if split != ".":
                 extra.setdefault("split", split)
             rows.add(image, folder.name, subject, **extra)
     return rows
+
+
+def _own_subject(image: Path, root: Path) -> str:
+    """An image that no manifest names stands alone: its path in the dataset is its subject."""
+    return image.relative_to(root).with_suffix("").as_posix()
 
 
 class _Subjects(dict):
@@ -338,9 +354,9 @@ def _from_manifest(csv_path: Path, drop_conflicts: bool = False) -> _Rows:
         if not _within_checked(Path(path), base, rows):
             continue
         raw = record.pop("raw")
-        reason = not_regular_reason(path)
+        reason = entry_reason(Path(path))
         if reason:  # a FIFO, a folder: never opened
-            rows.skip(Path(path), raw, reason)
+            rows.skip(Path(path), raw, record["subject"], reason)
             continue
         rows.add(Path(path), raw, record.pop("subject"), **record)
     return rows

@@ -28,7 +28,7 @@ DETECT_FACES = 4
 class Detected:
     """What one image gave: a status and up to max_faces faces, largest first (arrays flattened for Parquet)."""
 
-    status: str  # ok | no_face | unreadable | error
+    status: str  # emotui.data.schema.STATUSES
     error: str | None = None
     width: int = 0
     height: int = 0

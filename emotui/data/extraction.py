@@ -34,7 +34,7 @@ from .detection import Detected, detect_image, new_landmarker
 from ..errors import DatasetError, EmotuiError
 from ..events import EventHandler, Finished, ItemFailed, Progress, ignore
 from .extraction_merge import merge_parts
-from .extraction_plan import ExtractionPlan
+from .extraction_plan import ExtractionPlan, with_skipped
 from .features_file import check_features_file, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
 from .parts import PartWriter
@@ -148,6 +148,7 @@ def run_extraction(
 
         import_ray()  # before any work: a missing extra is one line, not a failure after discovery
     frame = dataset if isinstance(dataset, pd.DataFrame) else discover(dataset)
+    frame, skips = with_skipped(frame)
     if out is None:
         if isinstance(dataset, pd.DataFrame):
             raise EmotuiError("run_extraction needs `out` when given a DataFrame")
@@ -166,6 +167,8 @@ def run_extraction(
     with _exclusive(out):
         plan = ExtractionPlan(frame, out, model_sha)
         todo = plan.pending(retry=RETRIED_STATUSES if retry_missed else ())
+        skipped = [i for i in todo if plan.paths[i] in skips]
+        to_detect = [i for i in todo if plan.paths[i] not in skips]
         parts = PartWriter(plan)
         tally: Counter[str] = Counter()
 
@@ -183,16 +186,18 @@ def run_extraction(
         on_event(Progress(STAGE, 0, len(todo), 0.0, None, {}))
         clock = time.perf_counter()
         try:
-            if engine == "ray" and todo:
+            if skipped:  # recorded, not detected: no worker opens them
+                finished_chunk(skipped, [Detected("skipped", skips[plan.paths[i]]) for i in skipped])
+            if engine == "ray" and to_detect:
                 from .extraction_ray import run_on_ray
 
-                workers = run_on_ray(todo, plan.paths, model_path=model_path, max_faces=max_faces,
+                workers = run_on_ray(to_detect, plan.paths, model_path=model_path, max_faces=max_faces,
                                      workers=requested, local_cpus=_cpu_count(),
                                      chunks_for=lambda items, n: _chunks(items, n, chunk_size),
                                      on_chunk=finished_chunk, stop=stop, address=address, task=_task,
                                      mirror_view=mirror_view)
             else:
-                chunks = _chunks(todo, workers, chunk_size)
+                chunks = _chunks(to_detect, workers, chunk_size)
                 workers = min(workers, max(1, len(chunks)))
                 if chunks and workers == 1:
                     _run_here(chunks, plan.paths, str(model_path), max_faces, finished_chunk, stop, mirror_view)

@@ -14,6 +14,24 @@ from .parts import DETECTION_COLUMNS, KEY_COLUMNS, read_source, sources, without
 from .schema import BASE_SCHEMA
 
 
+def with_skipped(frame):  # noqa: ANN001, ANN201 - a DataFrame from datasets.discover, and {path: reason}
+    """The dataset plus a row for each entry discovery left out as not a regular file (frame.attrs["skipped"]):
+    extraction records it with status `skipped` and its reason, and never hands it to a worker, which would open
+    it (a FIFO blocks its reader for ever)."""
+    import pandas as pd
+
+    from ..labels import normalize_label
+
+    entries = frame.attrs.get("skipped") or []
+    if not entries:
+        return frame, {}
+    rows = pd.DataFrame({"path": [e["path"] for e in entries], "subject": [e["subject"] for e in entries],
+                         "label": [normalize_label(e["label"]) for e in entries]})  # an unknown label: none
+    whole = pd.concat([frame, rows], ignore_index=True)
+    whole.attrs = dict(frame.attrs)
+    return whole, {e["path"]: e["reason"] for e in entries}
+
+
 class ExtractionPlan:
     """The dataset to do, each image keyed by its file's size and mtime, and its columns every row carries."""
 

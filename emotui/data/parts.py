@@ -12,7 +12,8 @@ import contextlib
 import os
 from pathlib import Path
 
-from ..errors import DatasetError
+from ..atomic import write_error
+from ..errors import DatasetError, WriteError
 from .detection import Detected
 from .features_file import parts_dir
 from .schema import BASE_FIELDS, BASE_SCHEMA, FACE_COLUMNS
@@ -113,13 +114,23 @@ class PartWriter:
                 rows["landmarker"].append(plan.model_sha)
         table = pa.table({name: pa.array(rows[name], BASE_SCHEMA.field(name).type) for name in DETECTION_COLUMNS})
         table = plan.with_meta(table, meta_rows)
-        self.parts.mkdir(parents=True, exist_ok=True)
+        try:
+            self.parts.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise WriteError(f"cannot write {plan.out}: {self.parts} is in the way (a file, where emotui keeps "
+                             "the parts of an extraction in a folder): move it") from None
+        except OSError as exc:  # the user asked for `out`, not for its parts folder: name theirs
+            raise write_error(plan.out, exc) from None
         if self._next_part == 0:  # after parts a killed run left behind
             numbers = [int(p.stem.split("-")[1]) for p in self.parts.glob("part-*.parquet")]
             self._next_part = max(numbers, default=-1) + 1
         target = self.parts / f"part-{self._next_part:06d}.parquet"
         self._next_part += 1
         tmp = target.with_suffix(".tmp")
-        # Parts live for one run: write them fast, not small.
-        pq.write_table(table, tmp, compression="none", write_statistics=False, use_dictionary=False)
-        os.replace(tmp, target)
+        try:  # parts live for one run: written fast, not small
+            pq.write_table(table, tmp, compression="none", write_statistics=False, use_dictionary=False)
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            raise write_error(plan.out, exc) from None

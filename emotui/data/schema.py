@@ -1,7 +1,7 @@
 """The features file: Parquet, one row per face (or one row for an image that gave none).
 
 Columns (documented in README.md, "Features file"):
-  path str, label str|null, subject str, status str (ok | no_face | unreadable | error), error str|null,
+  path str, label str|null, subject str, status str (ok | no_face | unreadable | error | skipped), error str|null,
   width int32, height int32, n_faces int16, face int16 (0 = largest),
   landmarks list<float32>[1434] (x, y, z per point), blendshapes list<float32>[52],
   transform list<float32>[16] (row-major), bbox list<float32>[4] (x0, y0, x1, y1 pixels),
@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-STATUSES = ("ok", "no_face", "unreadable", "error")
+# skipped: an entry of the dataset that is not a regular file (a FIFO, a socket, a folder named like an image), its
+# reason in `error`; never opened
+STATUSES = ("ok", "no_face", "unreadable", "error", "skipped")
 SCHEMA_VERSION = 1
 
 BASE_FIELDS = [

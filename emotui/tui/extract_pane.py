@@ -173,8 +173,9 @@ class ExtractPane(JobPane):
         return self.call_job(done, self.jobs.extract, path, **({"engine": engine} if engine != "local" else {}))
 
     def _show_tallies(self, counts: dict[str, int]) -> None:
+        rare = [("skipped", "skipped")] if counts.get("skipped") else []  # not regular files: rare, shown when met
         self.query_one("#tallies", FixedText).update(
-            "   ".join(f"{label} [b]{counts.get(key, 0)}[/]" for key, label in TALLIES))
+            "   ".join(f"{label} [b]{counts.get(key, 0)}[/]" for key, label in (*TALLIES, *rare)))
 
     @on(JobEvent)
     def _event(self, message: JobEvent) -> None:

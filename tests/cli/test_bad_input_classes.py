@@ -10,7 +10,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -149,24 +151,43 @@ def test_camera_indices_devices_and_urls_still_pass_the_source_check(fifo):
 # ---------------------------------------------------------------- a FIFO inside a dataset, a real process
 
 def test_a_fifo_inside_a_dataset_is_skipped_with_its_reason_never_waited_on(tmp_path):
-    """Issue 30's case: `mkfifo happy/pipe.jpg` made `emotui extract` hang for ever."""
+    """Issue 30's case: `mkfifo happy/pipe.jpg` made `emotui extract` hang for ever. With it, the other entries
+    named like images that are not regular files: a symlink to nothing and a folder."""
     root = tmp_path / "ds"
     (root / "happy").mkdir(parents=True)
     (root / "sad").mkdir()
     shutil.copy(IMAGE, root / "happy" / "a.jpg")
     shutil.copy(IMAGE, root / "sad" / "b.jpg")
     os.mkfifo(root / "happy" / "pipe.jpg")
+    (root / "sad" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (root / "sad" / "burst.png").mkdir()
     done = emotui("extract", str(root), "--workers", "1", "--out", str(tmp_path / "f.parquet"), "--json")
     assert done.returncode == 0, done.stderr
     import json
 
     summary = json.loads(done.stdout)
-    assert summary["by_status"]["skipped"] == 1 and summary["by_class"]["happy"]["skipped"] == 1
-    assert summary["skipped"] == [{"path": str(root / "happy" / "pipe.jpg"), "label": "happy",
-                                   "reason": "not a regular file (FIFO)"}]
-    assert summary["total"] == 2 and "not a regular file (FIFO)" in done.stderr
+    assert summary["by_status"] == {"ok": 2, "skipped": 3} and summary["by_class"]["sad"] == {"ok": 1, "skipped": 2}
+    assert summary["skipped"][0] == {"path": str(root / "happy" / "pipe.jpg"), "label": "happy",
+                                     "subject": "happy/pipe", "reason": "not a regular file (FIFO)"}
+    assert [(Path(e["path"]).name, e["reason"]) for e in summary["skipped"][1:]] == [
+        ("burst.png", "not a regular file (folder)"), ("gone.jpg", "a symlink to nothing")]
+    assert summary["total"] == 5 and summary["detected"] == 5 and "not a regular file (FIFO)" in done.stderr
+    # the features file records what was skipped and why, and its readers take it as a row with no face
+    from emotui.data.features import load_features
+    from emotui.data.features_file import features_state
+
+    rows = pd.read_parquet(tmp_path / "f.parquet").set_index("path")
+    pipe = rows.loc[str(root / "happy" / "pipe.jpg")]
+    assert (pipe["status"], pipe["error"], pipe["label"]) == ("skipped", "not a regular file (FIFO)", "happy")
+    assert pipe["landmarks"] is None and pipe["n_faces"] == 0
+    state = features_state(tmp_path / "f.parquet")
+    assert state.complete and state.faces == 2
+    assert (str(root / "happy" / "pipe.jpg"), "skipped", "not a regular file (FIFO)") in state.skipped
+    training = load_features([tmp_path / "f.parquet"])
+    assert len(training) == 2 and training.sources[0]["skipped"] == 3
     table = emotui("extract", str(root), "--workers", "1", "--out", str(tmp_path / "f.parquet"))
     assert table.returncode == 0 and "skipped" in table.stdout and "pipe.jpg: not a regular file (FIFO)" in table.stdout
+    assert "5 already done" in table.stdout  # the skipped row counts as done: a second run does not wait on it
 
 
 def test_a_manifest_row_naming_a_fifo_is_skipped_and_the_image_reader_never_opens_one(tmp_path, fifo):

@@ -14,7 +14,7 @@ from emotui.cli import cli
 from emotui.data.datasets import discover
 from emotui.labels import CLASSES
 
-from ..conftest import DATASETS, MEDIA, write_features
+from ..conftest import DATASETS, MEDIA, REPO, write_features
 
 KAGGLE = DATASETS / "kaggle-layout-sample"
 
@@ -120,3 +120,30 @@ def test_extract_refuses_more_workers_than_the_machine_can_hold(tmp_path):
                                       "100000"])
     _one_error_line(result, "--workers 100000 is more than", "per core")
     assert not (tmp_path / "f.parquet").exists()
+
+
+# (what is done to a copy of the shipped model's config.json, what the one line says)
+DAMAGED_CONFIGS = [
+    (lambda config: {**config, "feature_spec": None}, "config.json is damaged: feature_spec is not an object"),
+    (lambda config: {**config, "architecture": {**config["architecture"], "wide": -3}},
+     "config.json is damaged: architecture.wide is -3"),
+    (lambda config: {**config, "training": {"data": [1]}}, "config.json is damaged: training.data holds"),
+    # unchecked weights whose tensors are not those the architecture makes
+    (lambda config: {**config, "weights_sha256": None, "architecture": {**config["architecture"], "dim": 32}},
+     "model.safetensors does not match its architecture"),
+]
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize(("damage", "message"), DAMAGED_CONFIGS)
+def test_a_damaged_model_config_is_one_line_for_predict_and_evaluate(tmp_path, command, damage, message):
+    model = tmp_path / "model"
+    shutil.copytree(REPO / "models" / "default", model, ignore=shutil.ignore_patterns("*.md"))
+    config = model / "config.json"
+    config.write_text(json.dumps(damage(json.loads(config.read_text()))))
+    if command == "predict":
+        args = ["predict", str(MEDIA / "single_face.jpg")]
+    else:
+        rows = [_face_row(f"/x/{i}.jpg", CLASSES[i % len(CLASSES)], f"p{i}") for i in range(8)]
+        args = ["evaluate", str(write_features(rows, tmp_path / "f.parquet"))]
+    _one_error_line(CliRunner().invoke(cli, [*args, "--model", str(model)]), str(model), message)

@@ -11,7 +11,7 @@ import os
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from emotui.cli import cli
@@ -54,6 +54,7 @@ def test_parse_int_returns_a_whole_number_in_its_bounds_or_one_line(text, low, h
 
 
 @SEARCH
+@example("~\x00")  # a NUL in a user's name: ValueError from expanduser
 @given(st.text(max_size=40))
 def test_paths_and_sources_are_checked_in_one_line_never_raising_anything_else(text):
     for check in (source, output_file):

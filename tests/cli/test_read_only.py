@@ -63,6 +63,32 @@ def test_an_extraction_into_a_read_only_folder_names_the_features_file(tmp_path)
     assert last == f"emotui: error: cannot write {out}: Read-only file system"
 
 
+@read_only_mounts
+def test_a_read_only_parts_folder_names_the_features_file_and_leaves_no_part(tmp_path):
+    out = tmp_path / "w" / "f.parquet"
+    out.parent.mkdir()
+    parts = out.with_name(f"{out.name}.parts")  # where each finished batch goes first (emotui.data.parts)
+    result = in_read_only_folder(parts, f"$EMOTUI extract {DATASETS / 'kaggle-layout-sample'} --out {out} "
+                                        f"--workers 1; code=$?; ls -A {parts}; exit $code")
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == f"emotui: error: cannot write {out}: Read-only file system"
+    assert result.stdout == ""  # no part, no temporary part
+
+
+def test_a_file_where_the_parts_folder_goes_is_named_once(tmp_path):
+    out = tmp_path / "f.parquet"
+    in_the_way = tmp_path / "f.parquet.parts"
+    in_the_way.write_text("mine\n")
+    result = subprocess.run([sys.executable, "-m", "emotui", "extract", str(DATASETS / "kaggle-layout-sample"),
+                             "--out", str(out), "--workers", "1"], capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"emotui: error: cannot write {out}: {in_the_way} is in the way (a file, where emotui keeps the parts of an "
+        "extraction in a folder): move it")
+    assert in_the_way.read_text() == "mine\n"
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_an_export_into_a_missing_folder_is_refused_and_creates_nothing(log, tmp_path, fmt):
     target = tmp_path / "nonexistent" / "dir" / f"x.{fmt}"
