@@ -116,7 +116,7 @@ def run_extraction(
     chunk_size: int | None = None,
     engine: str = "local",
     address: str | None = None,
-    mirror_view: bool = True,
+    mirror_view: str | bool = "derive",
     retry_missed: bool = False,
     _task: Any = None,
 ) -> ExtractionSummary:
@@ -126,8 +126,9 @@ def run_extraction(
     first). Setting `stop` finishes the batches in flight, saves, and returns a summary with cancelled=True.
     `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `engine` "ray" detects
     on Ray (emotui.data.extraction_ray): `workers` is then its actors (default: the cluster's CPUs) and `address` the
-    cluster's (default: a local instance). `mirror_view` (default on) also meshes each face in the mirrored image,
-    which doubles MediaPipe's work for ~2 points of accuracy (models/default/NOTES.md). `retry_missed` detects
+    cluster's (default: a local instance). `mirror_view` gives each face its mirror view: "derive" (default) from its
+    one detection, "detect" by meshing the mirrored image too (twice MediaPipe's work), "off" (emotui.data.mirror;
+    measured in models/default/NOTES.md). `retry_missed` detects
     again the images recorded with no face or an error (after an emotui that finds more faces). `_task` replaces the worker's batch function (tests use it to crash a
     worker).
     """
