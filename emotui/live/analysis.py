@@ -29,9 +29,9 @@ def class_order(predictor: Any) -> np.ndarray:
 
 
 def with_views(faces: list, width: int, detector: Any) -> list:
-    """The faces, each without a mirror view given the one derived from its own mesh (emotui.data.mirror), the
-    code a default `extract` gives training faces theirs with: the monitor turns the second detection off at real
-    time, and live faces should reach the classifier as training faces did."""
+    """The faces, each the detector gave no mirror view (its mirrored pass missed the face, or it gives none) given
+    the one derived from its own mesh (emotui.data.mirror), the code a default `extract` gives training faces theirs
+    with: live faces reach the classifier with a view, as training faces did."""
     if all(face.mirror_view is not None for face in faces):
         return faces
     return with_derived_views(faces, width, landmark_mirror_map(getattr(detector, "model_path", None)))

@@ -28,8 +28,9 @@ from ..conftest import DATASETS, MEDIA
 # How far a derived view may lie from MediaPipe's detection of the mirrored image, measured on the 24 faces below
 # (2026-12-07: landmarks median 0.015, 90th percentile 0.028, worst 0.108 of the face's size, the worst on ferplus's
 # 30-48 px faces; blendshapes median 0.030 mean absolute difference; rotation entries median 0.015, worst 0.20):
-# the second detection's own noise, which is what a derived view does not reproduce.
-LANDMARK_MEDIAN, LANDMARK_P90, LANDMARK_WORST = 0.025, 0.05, 0.15  # RMS in pixels / the face box's longer side
+# the second detection's own noise, which is what a derived view does not reproduce. The tolerances are about twice
+# those figures: a MediaPipe or model update may move them a little, a wrong twin moves them tenfold (below).
+LANDMARK_MEDIAN, LANDMARK_P90, LANDMARK_WORST = 0.03, 0.06, 0.15  # RMS in pixels / the face box's longer side
 BLEND_MEDIAN = 0.05
 ROTATION_MEDIAN, ROTATION_WORST = 0.04, 0.3
 
@@ -124,11 +125,14 @@ def test_a_derived_view_agrees_with_the_detection_of_the_mirrored_image(pairs, t
         unswapped = mirror_face(face, width, np.arange(len(twin)))
         wrong.append(_landmark_error(unswapped, seen, width, height, face))
         assert derived.bbox == pytest.approx(mirrored_box(face.bbox, width))
-    assert np.median(errors) < LANDMARK_MEDIAN and np.percentile(errors, 90) < LANDMARK_P90, sorted(errors)
-    assert max(errors) < LANDMARK_WORST, sorted(errors)
-    assert np.median(blend) < BLEND_MEDIAN
-    assert np.median(rotation) < ROTATION_MEDIAN and max(rotation) < ROTATION_WORST, sorted(rotation)
-    assert min(wrong) > 2 * LANDMARK_WORST
+    assert np.median(errors) <= LANDMARK_MEDIAN and np.percentile(errors, 90) <= LANDMARK_P90, sorted(errors)
+    assert max(errors) <= LANDMARK_WORST, sorted(errors)
+    assert np.median(blend) <= BLEND_MEDIAN
+    assert np.median(rotation) <= ROTATION_MEDIAN and max(rotation) <= ROTATION_WORST, sorted(rotation)
+    # Unswapped twins miss by ~0.43 of the face (0.22 on a face seen in profile, whose halves look alike): every
+    # face is told apart, so the tolerances above are not loose enough to pass a wrong correspondence.
+    assert np.median(wrong) > 10 * LANDMARK_MEDIAN
+    assert all(2 * e < w for e, w in zip(errors, wrong)), sorted(zip(errors, wrong))
 
 
 def test_a_derived_view_reaches_the_classifier_as_the_mirror_of_its_face(pairs, twin):
@@ -162,7 +166,7 @@ def test_extraction_stores_the_derived_view(twin, tmp_path):
 
     with Landmarker(max_faces=1) as landmarker:
         record = detect_image(landmarker, str(MEDIA / "single_face.jpg"))
-    landmarks, blendshapes, transform, bbox, view_lm, view_blend, view_tf, _ = record.faces[0]
+    landmarks, blendshapes, transform, _, view_lm, view_blend, view_tf, _ = record.faces[0]
     np.testing.assert_array_equal(view_lm.reshape(-1, 3), mirror_face_arrays(landmarks, twin))
     np.testing.assert_array_equal(view_blend, blendshapes[BLENDSHAPE_MIRROR])
     row = pd.DataFrame({"landmarks": [landmarks], "blendshapes": [blendshapes], "transform": [transform],
