@@ -37,6 +37,7 @@ from .extraction_merge import merge_parts
 from .extraction_plan import ExtractionPlan
 from .features_file import check_features_file, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
+from .mirror import mirror_mode
 from .parts import PartWriter
 from .pool import run_pool
 from .schema import BASE_SCHEMA, OPTIONAL_COLUMNS, STATUSES
@@ -140,6 +141,7 @@ def run_extraction(
     stop = stop or threading.Event()
     if max_faces < 1:
         raise EmotuiError("--max-faces must be at least 1")
+    mirror_view = mirror_mode(mirror_view)
     if engine not in ENGINES:
         raise EmotuiError(f"unknown engine {engine!r} (one of: {', '.join(ENGINES)})")
     if address and engine != "ray":
@@ -165,7 +167,7 @@ def run_extraction(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        plan = ExtractionPlan(frame, out, model_sha)
+        plan = ExtractionPlan(frame, out, model_sha, mirror_view)
         todo = plan.pending(retry=RETRIED_STATUSES if retry_missed else ())
         parts = PartWriter(plan)
         tally: Counter[str] = Counter()
