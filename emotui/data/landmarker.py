@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import config
 from ..errors import LandmarkerModelError
+from . import mediapipe_import  # noqa: F401 - before any import of mediapipe: its drawing helpers stay lazy
 from .face import Face, face_bbox
 
 LANDMARKER_FILENAME = "face_landmarker.task"

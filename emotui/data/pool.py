@@ -31,7 +31,8 @@ def _context() -> multiprocessing.context.BaseContext:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        # The server imports MediaPipe once; every worker forked from it starts with it loaded.
+        # The server imports MediaPipe once; every worker forked from it starts with it loaded (emotui.data.detection
+        # first: through the landmarker it keeps mediapipe's drawing helpers lazy, emotui.data.mediapipe_import).
         # emotui.data.worker_start first: it takes the current directory off the server's sys.path.
         context.set_forkserver_preload(["emotui.data.worker_start", "emotui.data.detection", "mediapipe.tasks.python.vision",
                                         "cv2"])
