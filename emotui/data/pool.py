@@ -50,7 +50,7 @@ def run_pool(
     stop: threading.Event,
     task: Callable[[list[str]], list[Detected]] = detect_chunk,
     initializer: Callable[..., None] = init_worker,
-    mirror_view: bool = True,
+    mirror_view: str = "derive",
 ) -> None:
     """Run `task` over the chunks (lists of indices into `paths`) in `workers` processes; at most two batches in
     flight per worker. The first Ctrl-C (KeyboardInterrupt) stops feeding and waits for the batches in flight,
