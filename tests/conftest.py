@@ -147,10 +147,16 @@ def serve_folder(folder: Path, handler: type = QuietHandler):
         yield served
 
 
-@pytest.fixture(scope="session")
-def ferplus_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
-    """Features of 96 ferplus images (FER+ votes, train and valid rows, no person ids), extracted for real once."""
+def extract_ferplus_subset(folder: Path, **options) -> Path:  # noqa: ANN003
+    """Features of 96 ferplus images (FER+ votes, train and valid rows, no person ids), extracted for real into
+    `folder` with run_extraction's `options` (the default mirror view unless they say otherwise)."""
     manifest = shared_manifest("ferplus")
     picked = [r for split in ("train", "valid") for c in ("happy", "neutral", "surprise", "anger")
               for r in [m for m in manifest if m["split"] == split and m["label"] == c][:12]]
-    return extract_subset("ferplus", picked, tmp_path_factory.mktemp("ferplus"))
+    return extract_subset("ferplus", picked, folder, **options)
+
+
+@pytest.fixture(scope="session")
+def ferplus_subset_features(tmp_path_factory) -> Path:  # noqa: ANN001
+    """extract_ferplus_subset with the defaults, once per session."""
+    return extract_ferplus_subset(tmp_path_factory.mktemp("ferplus"))

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ..data.mirror import DEFAULT_MIRROR_VIEW, MIRROR_VIEWS
 from ..data.schema import STATUSES
 from ..inputs import FILE, GIVEN_PATH, OUT_FILE, TEXT, Count
 from ..progress_render import shown
@@ -34,9 +35,12 @@ from .render import output_console
               help="Faces kept per image, largest first (one row each).")
 @click.option("--landmarker", type=FILE,
               help="face_landmarker.task to use (default: $EMOTUI_LANDMARKER, models/, or download).")
-@click.option("--mirror-view/--no-mirror-view", default=True, show_default=True,
-              help="Also mesh each face in the mirrored image (a second reading the classifier averages in: about "
-                   "2 points of accuracy for twice MediaPipe's time).")
+@click.option("--mirror-view", type=click.Choice(MIRROR_VIEWS), default=DEFAULT_MIRROR_VIEW, show_default=True,
+              is_flag=False, flag_value="detect",
+              help="Each face's mirror view, which training and prediction use: derive it from the one detection, "
+                   "or detect it by meshing the mirrored image too (a second reading: twice MediaPipe's time, "
+                   "measured in the model card), or off. A bare --mirror-view is detect.")
+@click.option("--no-mirror-view", is_flag=True, help="The same as --mirror-view off.")
 @click.option("--retry-missed", is_flag=True,
               help="Detect again the images recorded with no face or an error (a newer emotui finds more faces).")
 @click.option("--drop-conflicts", is_flag=True,
@@ -45,8 +49,8 @@ from .render import output_console
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("--chunk-size", type=Count(1, 1_000_000), hidden=True)
 def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, address: str | None, max_faces: int,
-            landmarker: Path | None, mirror_view: bool, retry_missed: bool, drop_conflicts: bool, as_json: bool,
-            chunk_size: int | None) -> None:
+            landmarker: Path | None, mirror_view: str, no_mirror_view: bool, retry_missed: bool,
+            drop_conflicts: bool, as_json: bool, chunk_size: int | None) -> None:
     """Extract MediaPipe face landmarks, blendshapes and head pose from every image of DATASET.
 
     DATASET is a folder (Kaggle images/<set>/<Emotion>.jpg layout, or class folders, optionally under train/ and
@@ -59,6 +63,11 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
     from ..progress_render import EventRenderer, download_progress
 
     err = Console(stderr=True)
+    if no_mirror_view:
+        if click.get_current_context().get_parameter_source("mirror_view") is click.core.ParameterSource.COMMANDLINE \
+                and mirror_view != "off":
+            raise click.UsageError(f"--no-mirror-view and --mirror-view {mirror_view} contradict each other")
+        mirror_view = "off"
     if address and engine != "ray":
         raise click.UsageError("--address needs --engine ray")
     if engine == "ray":

@@ -34,7 +34,7 @@ class Detected:
     height: int = 0
     n_faces: int = 0
     # per face, emotui.data.schema.FACE_COLUMNS: landmarks, blendshapes, transform, bbox, then the mirror view's three
-    # (None when the mirrored pass missed the face), then the appearance
+    # (None without one: a mirrored pass that missed the face, or --mirror-view off), then the appearance
     faces: list[tuple] = field(default_factory=list)
 
 
@@ -122,13 +122,13 @@ def run_batch(task, paths: list[str]) -> list[Detected]:  # noqa: ANN001
     return task(paths)
 
 
-def new_landmarker(model_path: str, max_faces: int, mirror_view: bool = True) -> Landmarker:
+def new_landmarker(model_path: str, max_faces: int, mirror_view: str | bool = "derive") -> Landmarker:
     """The landmarker extraction detects with, in the calling thread, a pool worker or a Ray actor: enough faces
-    to pick the largest, and each face's mirror view unless turned off (`extract --no-mirror-view`)."""
+    to pick the largest, and each face's mirror view as `extract --mirror-view` says (emotui.data.mirror)."""
     return Landmarker(model_path, max_faces=max(max_faces, DETECT_FACES), mirror_view=mirror_view)
 
 
-def init_worker(model_path: str, max_faces: int, owner: int, mirror_view: bool = True) -> None:
+def init_worker(model_path: str, max_faces: int, owner: int, mirror_view: str | bool = "derive") -> None:
     """Process-pool initializer: one Landmarker per worker, Ctrl-C left to the parent, exit if orphaned.
 
     `owner` is the pid of the process running the job (with forkserver it is not the worker's parent).

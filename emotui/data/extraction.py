@@ -37,6 +37,7 @@ from .extraction_merge import merge_parts
 from .extraction_plan import ExtractionPlan, with_skipped
 from .features_file import check_features_file, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
+from .mirror import mirror_mode
 from .parts import PartWriter
 from .pool import run_pool
 from .schema import BASE_SCHEMA, OPTIONAL_COLUMNS, STATUSES
@@ -116,7 +117,7 @@ def run_extraction(
     chunk_size: int | None = None,
     engine: str = "local",
     address: str | None = None,
-    mirror_view: bool = True,
+    mirror_view: str | bool = "derive",
     retry_missed: bool = False,
     _task: Any = None,
 ) -> ExtractionSummary:
@@ -126,8 +127,9 @@ def run_extraction(
     first). Setting `stop` finishes the batches in flight, saves, and returns a summary with cancelled=True.
     `chunk_size`: images per batch (default: small enough to spread the work, at most 32). `engine` "ray" detects
     on Ray (emotui.data.extraction_ray): `workers` is then its actors (default: the cluster's CPUs) and `address` the
-    cluster's (default: a local instance). `mirror_view` (default on) also meshes each face in the mirrored image,
-    which doubles MediaPipe's work for ~2 points of accuracy (models/default/NOTES.md). `retry_missed` detects
+    cluster's (default: a local instance). `mirror_view` gives each face its mirror view: "derive" (default) from its
+    one detection, "detect" by meshing the mirrored image too (twice MediaPipe's work), "off" (emotui.data.mirror;
+    measured in models/default/NOTES.md). `retry_missed` detects
     again the images recorded with no face or an error (after an emotui that finds more faces). `_task` replaces the worker's batch function (tests use it to crash a
     worker).
     """
@@ -139,6 +141,7 @@ def run_extraction(
     stop = stop or threading.Event()
     if max_faces < 1:
         raise EmotuiError("--max-faces must be at least 1")
+    mirror_view = mirror_mode(mirror_view)
     if engine not in ENGINES:
         raise EmotuiError(f"unknown engine {engine!r} (one of: {', '.join(ENGINES)})")
     if address and engine != "ray":
@@ -165,7 +168,7 @@ def run_extraction(
 
     out.parent.mkdir(parents=True, exist_ok=True)
     with _exclusive(out):
-        plan = ExtractionPlan(frame, out, model_sha)
+        plan = ExtractionPlan(frame, out, model_sha, mirror_view)
         todo = plan.pending(retry=RETRIED_STATUSES if retry_missed else ())
         skipped = [i for i in todo if plan.paths[i] in skips]
         to_detect = [i for i in todo if plan.paths[i] not in skips]

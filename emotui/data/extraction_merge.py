@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..atomic import atomic_path
 from .extraction_plan import ExtractionPlan
-from .features_file import completeness_metadata
+from .features_file import completeness_metadata, mirror_view_mark, mirror_views
 from .parts import DETECTION_COLUMNS, KEY_COLUMNS, read_source, remove_parts
 from .schema import BASE_SCHEMA, OPTIONAL_COLUMNS
 
@@ -24,6 +24,7 @@ def merge_parts(plan: ExtractionPlan):  # noqa: ANN201 - the merged pyarrow Tabl
     if not sources:
         return None
     tables = [read_source(source, plan.out) for source in sources]
+    kinds = [mirror_views(t.schema.metadata, lambda t=t: _has_view(t)) for t in tables]
     table = pa.concat_tables(tables, promote_options="permissive") if len(tables) > 1 else tables[0]
     keys = table.select([*KEY_COLUMNS, "face"]).to_pandas()
     keys["order"] = np.arange(len(keys))
@@ -31,6 +32,8 @@ def merge_parts(plan: ExtractionPlan):  # noqa: ANN201 - the merged pyarrow Tabl
     current = current.drop_duplicates(["path", "face"], keep="last").sort_values(["index", "face"])
     unchanged = sources == [plan.out] and len(current) == len(keys) and current["order"].is_monotonic_increasing
     table = table.take(pa.array(current["order"].to_numpy()))
+    source_of = np.repeat(np.arange(len(tables)), [t.num_rows for t in tables])[current["order"].to_numpy()]
+    kept = {k for i in set(source_of.tolist()) for k in kinds[i]} or {plan.mirror_view}
     for name in OPTIONAL_COLUMNS:  # rows kept from an older emotui's file have no mirror view
         if name not in table.column_names:
             table = table.append_column(BASE_SCHEMA.field(name), pa.nulls(len(table), BASE_SCHEMA.field(name).type))
@@ -38,9 +41,14 @@ def merge_parts(plan: ExtractionPlan):  # noqa: ANN201 - the merged pyarrow Tabl
     # A run stopped part way leaves a file that says so (and how far it got); readers warn about it.
     done = int(current["index"].nunique())
     table = table.replace_schema_metadata(
-        {**plan.file_meta, **completeness_metadata(plan.dataset, len(plan.paths), done)})
+        {**plan.file_meta, **completeness_metadata(plan.dataset, len(plan.paths), done), **mirror_view_mark(kept)})
     if not unchanged or not tables[0].equals(table, check_metadata=True):
         with atomic_path(plan.out) as tmp:
             pq.write_table(table, tmp)
     remove_parts(plan.out, sources)
     return table
+
+
+def _has_view(table) -> bool:  # noqa: ANN001 - a pyarrow Table
+    column = "mirror_landmarks"
+    return column in table.column_names and table.column(column).null_count < table.num_rows

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .features_file import dataset_metadata
+from .features_file import dataset_metadata, mirror_view_mark
 from .parts import DETECTION_COLUMNS, KEY_COLUMNS, read_source, sources, without_appearance
 from .schema import BASE_SCHEMA
 
@@ -35,7 +35,7 @@ def with_skipped(frame):  # noqa: ANN001, ANN201 - a DataFrame from datasets.dis
 class ExtractionPlan:
     """The dataset to do, each image keyed by its file's size and mtime, and its columns every row carries."""
 
-    def __init__(self, frame, out: Path, model_sha: str) -> None:  # noqa: ANN001
+    def __init__(self, frame, out: Path, model_sha: str, mirror_view: str = "derive") -> None:  # noqa: ANN001
         import pandas as pd
         import pyarrow as pa
 
@@ -62,6 +62,9 @@ class ExtractionPlan:
         # Parts and the merged file say which dataset they come from and how many images it has (features_file).
         self.dataset = frame.attrs.get("root")
         self.file_meta = {**BASE_SCHEMA.metadata, **dataset_metadata(self.dataset, len(self.paths))}
+        # this run's parts mark their views' kind; the merge marks the kinds of the rows it keeps
+        self.mirror_view = mirror_view
+        self.file_meta.update(mirror_view_mark([mirror_view]))
 
     def sources(self) -> list[Path]:
         return sources(self.out)

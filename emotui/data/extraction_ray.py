@@ -162,7 +162,7 @@ def run_on_ray(
     stop: threading.Event,
     address: str | None = None,
     task: Callable[[list[str]], list[Detected]] | None = None,
-    mirror_view: bool = True,
+    mirror_view: str = "derive",
 ) -> int:
     """Detect the images `todo` (indices into `paths`) on Ray, `on_chunk` for each batch as it completes; return
     the actors used. `workers` actors (default and at most: the cluster's CPUs), one CPU each. `task` replaces
@@ -245,7 +245,7 @@ class Detector:
     """A Ray Data actor: one FaceLandmarker for its life, batches of (index, path) in, fixed-schema results out."""
 
     def __init__(self, model: bytes, max_faces: int, task: Callable[[list[str]], list[Detected]] | None,
-                 mirror_view: bool = True) -> None:
+                 mirror_view: str = "derive") -> None:
         self.landmarker = new_landmarker(_model_file(model), max_faces, mirror_view)
         use_landmarker(self.landmarker, max_faces)
         self.task = task or detect_chunk

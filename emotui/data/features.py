@@ -266,6 +266,20 @@ def concatenate(sets: list[FeatureSet]) -> FeatureSet:
     return FeatureSet(**joined, sources=sets[0].sources)
 
 
+def features_mirror_views(path: Path, df) -> tuple[str, ...]:  # noqa: ANN001 - its table, read_feature_table's
+    """How the mirror views of a features file were made (emotui.data.features_file.mirror_views): a model records
+    it per file it was trained on; files from before the mark read as what they are, never refused."""
+    import pyarrow.parquet as pq
+
+    from .features_file import mirror_views
+
+    try:
+        meta = pq.read_schema(path).metadata
+    except Exception:  # noqa: BLE001 - read_feature_table has read it; a file replaced since reads as unmarked
+        meta = None
+    return mirror_views(meta, lambda: "mirror_landmarks" in df.columns and df["mirror_landmarks"].notna().any())
+
+
 def read_feature_table(path: Path):  # noqa: ANN201 - pandas.DataFrame
     import pandas as pd
 
@@ -417,6 +431,7 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         ok = df[keep]
         source = {"path": str(path), "name": path.stem, "sha256": sha256_of(path), "rows": int(len(df)),
                   "used": int(keep.sum()), "skipped": int((~keep).sum()), "labelled_images": int(labels.notna().sum())}
+        source["mirror_view"] = "+".join(features_mirror_views(path, df))
         if "split" in df.columns:  # images kept for judging, faces found or not (a missed face counts as wrong)
             held_rows = df["split"].astype(str).str.lower().isin(HELD_OUT_SPLITS) & labels.notna()
             source["held_out_images"] = int(held_rows.sum())

@@ -20,6 +20,7 @@ COMPLETE = b"emotui.complete"
 EXPECTED = b"emotui.images_expected"
 DONE = b"emotui.images_done"
 DATASET = b"emotui.dataset"
+MIRROR_VIEW = b"emotui.mirror_view"  # the kinds of mirror view its rows have, "+"-joined (schema.MIRROR_VIEWS)
 
 
 # What reading a damaged or foreign Parquet file raises besides ArrowException: OSError, a UnicodeDecodeError from
@@ -43,6 +44,27 @@ def dataset_metadata(dataset: str | None, expected: int) -> dict[bytes, bytes]:
 def completeness_metadata(dataset: str | None, expected: int, done: int) -> dict[bytes, bytes]:
     return {**dataset_metadata(dataset, expected), DONE: str(done).encode(),
             COMPLETE: b"true" if done >= expected else b"false"}
+
+
+def mirror_view_mark(kinds) -> dict[bytes, bytes]:  # noqa: ANN001 - an iterable of MIRROR_VIEWS
+    from .schema import MIRROR_VIEWS
+
+    return {MIRROR_VIEW: "+".join(k for k in MIRROR_VIEWS if k in set(kinds)).encode()}
+
+
+def mirror_views(meta: dict | None, has_view) -> tuple[str, ...]:  # noqa: ANN001 - () -> bool
+    """The kinds of mirror view in a features file of schema metadata `meta`: what its extraction marked (several
+    after runs resumed in other modes), or, in a file from before the mark, what that emotui made: a second
+    detection where `has_view()` says some row has a view, none where none has (it never derived one). The mark
+    is the file's, not each row's: a kind whose rows a later run dropped stays in it until the file is remade."""
+    from .schema import MIRROR_VIEWS
+
+    mark = (meta or {}).get(MIRROR_VIEW)
+    if mark is not None:
+        kinds = tuple(k for k in mark.decode(errors="replace").split("+") if k in MIRROR_VIEWS)
+        if kinds:
+            return kinds
+    return ("detect",) if has_view() else ("off",)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import config
 from ..errors import LandmarkerModelError
+from . import mediapipe_import  # noqa: F401 - before any import of mediapipe: its drawing helpers stay lazy
 from .face import Face, face_bbox
 
 LANDMARKER_FILENAME = "face_landmarker.task"
@@ -158,9 +159,11 @@ class Landmarker:
     IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes); with
     it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.data.small_faces
     and emotui.data.views.
-    `mirror_view` meshes the mirrored image too (always in IMAGE mode) and gives each face found in both its
-    `mirror_view`: one more pass per image, measured in models/default/NOTES.md. `appearance` gives each face
-    its Face.appearance, read from the pixels of the image it was found in (~0.1 ms a face).
+    `mirror_view` gives each face its Face.mirror_view (emotui.data.mirror.MIRROR_VIEWS): "derive" (the default)
+    mirrors the face's own detection, at no MediaPipe cost; "detect" (or True) meshes the mirrored image too, in
+    IMAGE mode, one more pass per image for a second, partly independent reading; "off" (or False) gives none.
+    Both are measured in models/default/NOTES.md. `appearance` gives each face its Face.appearance, read from
+    the pixels of the image it was found in (~0.1 ms a face).
     """
 
     def __init__(
@@ -172,16 +175,20 @@ class Landmarker:
         min_confidence: float = 0.5,
         refine_small: bool = True,
         search: bool | None = None,
-        mirror_view: bool = True,
+        mirror_view: str | bool = "derive",
         appearance: bool = True,
     ) -> None:
+        from .mirror import mirror_mode
+
         self.model_path = resolve_landmarker(model_path)
         self.video = video
         self.max_faces = max(1, int(max_faces))
         self.min_confidence = min_confidence
         self.refine_small = refine_small
         self.search = (not video) if search is None else bool(search)
-        self.mirror_view = mirror_view
+        self.mirror_mode = mirror_mode(mirror_view)
+        self.mirror_view = self.mirror_mode != "off"  # whether faces come with a view (the monitor logs it)
+        self._twin = None  # each landmark's mirror twin, read from the model file for the first derived view
         self.appearance = appearance
         self._task = self._create(video)
         self._image_task = None if video else self._task  # IMAGE mode, for crops, tiles and bordered copies
@@ -216,8 +223,16 @@ class Landmarker:
         return [dataclasses.replace(f, appearance=face_appearance(rgb, f.landmarks)) for f in faces]
 
     def _with_views(self, rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-        if not (self.mirror_view and faces):
+        """The faces of `rgb` with their mirror views, in its mirror's coordinates: mirrored from each face's own
+        detection ("derive", emotui.data.mirror) or detected again in the mirrored image ("detect")."""
+        if self.mirror_mode == "off" or not faces:
             return faces
+        if self.mirror_mode == "derive":
+            from . import mirror
+
+            if self._twin is None:
+                self._twin = mirror.landmark_mirror_map(self.model_path)
+            return mirror.with_derived_views(faces, rgb.shape[1], self._twin)
         from .views import with_views
 
         return with_views(rgb, faces, self._find_image)

@@ -24,10 +24,8 @@ from ..errors import EmotuiError, LandmarkerModelError
 from .appearance import _LEFT_EYE, _RIGHT_EYE
 from .face import Face, mirrored_box
 from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS
+from .schema import MIRROR_VIEWS
 
-# How Landmarker(mirror_view=...) gives each face its view: from the one detection, from a second detection of the
-# mirrored image, or not at all.
-MIRROR_VIEWS = ("derive", "detect", "off")
 DEFAULT_MIRROR_VIEW = "derive"
 _GEOMETRY_ENTRY = "geometry_pipeline_metadata_landmarks.binarypb"
 _N_MESH = 468  # the canonical mesh's points; the 10 iris points that follow are MediaPipe's iris model's

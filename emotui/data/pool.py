@@ -31,7 +31,8 @@ def _context() -> multiprocessing.context.BaseContext:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":
-        # The server imports MediaPipe once; every worker forked from it starts with it loaded.
+        # The server imports MediaPipe once; every worker forked from it starts with it loaded (emotui.data.detection
+        # first: through the landmarker it keeps mediapipe's drawing helpers lazy, emotui.data.mediapipe_import).
         # emotui.data.worker_start first: it takes the current directory off the server's sys.path.
         context.set_forkserver_preload(["emotui.data.worker_start", "emotui.data.detection", "mediapipe.tasks.python.vision",
                                         "cv2"])
@@ -49,7 +50,7 @@ def run_pool(
     stop: threading.Event,
     task: Callable[[list[str]], list[Detected]] = detect_chunk,
     initializer: Callable[..., None] = init_worker,
-    mirror_view: bool = True,
+    mirror_view: str = "derive",
 ) -> None:
     """Run `task` over the chunks (lists of indices into `paths`) in `workers` processes; at most two batches in
     flight per worker. The first Ctrl-C (KeyboardInterrupt) stops feeding and waits for the batches in flight,

@@ -7,7 +7,8 @@ Columns (documented in README.md, "Features file"):
   transform list<float32>[16] (row-major), bbox list<float32>[4] (x0, y0, x1, y1 pixels),
   size int64, mtime_ns int64, landmarker str (sha256 of the model that made the row),
   mirror_landmarks, mirror_blendshapes, mirror_transform (the same face meshed in the mirrored image, in its
-  coordinates; null where that pass missed it, and in files of emotui before 0.9),
+  coordinates; null where that pass missed it, and in files of emotui before 0.9; how they were made is the
+  file's emotui.mirror_view mark),
   appearance list<float32>[900] (emotui.data.appearance: HOG of the face's aligned crop; null in older files),
   crop binary[2304] (that crop itself, 48 x 48 grey bytes row by row; null in files of emotui before 0.10)
 plus any extra per-subject columns a dataset brings (e.g. emotions.csv's gender, age, country).
@@ -20,6 +21,9 @@ import pyarrow as pa
 # skipped: an entry of the dataset that is not a regular file (a FIFO, a socket, a folder named like an image), its
 # reason in `error`; never opened
 STATUSES = ("ok", "no_face", "unreadable", "error", "skipped")
+# How a face's mirror view was made (emotui.data.mirror): from its one detection, by a second detection of the
+# mirrored image, or not at all. Every features file says which (emotui.data.features_file.mirror_views).
+MIRROR_VIEWS = ("derive", "detect", "off")
 SCHEMA_VERSION = 1
 
 BASE_FIELDS = [

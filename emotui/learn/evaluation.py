@@ -75,7 +75,8 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
     """Metrics of a model on labelled data: faces found are classified, each with its person's reference where the
     data names persons (as in training); images without a face count as errors in accuracy_all only. `prior`:
     emotui.learn.predictor.PRIORS (for a model loaded here; a given `predictor` keeps its own)."""
-    from ..data.features import person_references, read_feature_table, table_inputs, table_subjects
+    from ..data.features import (features_mirror_views, person_references, read_feature_table, table_inputs,
+                                 table_subjects)
     from ..labels import normalize_label
     from .predictor import Predictor
     from .references import neutral_references
@@ -112,6 +113,8 @@ def evaluate(data: str | Path, model_dir: str | Path | None = None, predictor=No
         "model": predictor.model_id,
         "prior": predictor.prior,
         "data": str(data),
+        # beside what the model was trained on (config.json training.data): a kind it never saw is not refused
+        "mirror_view": "+".join(features_mirror_views(features_file, table)),
     })
     seen = trained_on(predictor.config, features_file, labelled["path"].astype(str).tolist(), _beside(Path(data)))
     if seen:

@@ -45,8 +45,12 @@ def _architecture(config: dict) -> str:
 def _views(config: dict) -> str:
     if not config.get("training", {}).get("config", {}).get("views"):
         return ""
-    return (" Each face's mirror view (the face meshed again in the mirrored image) was one more training face, and "
-            "the figures below, like every prediction, average a face with its view where it has one.")
+    # a model trained before files were marked (emotui.data.features_file.MIRROR_VIEW) had second detections only
+    marked = any(s.get("mirror_view") for s in config["training"].get("data", []))
+    made = ("derived from its one mesh, or the face meshed again in the mirrored image: each file's kind is under "
+            "Data" if marked else "the face meshed again in the mirrored image")
+    return (f" Each face's mirror view ({made}) was one more training face, and the figures below, like every "
+            "prediction, average a face with its view where it has one.")
 
 
 def _metrics(name: str, m: dict, classes: list[str], reference: bool = True) -> list[str]:
@@ -99,7 +103,9 @@ def render_card(config: dict, notes: str = "") -> str:
     lines += [f"- `{s['name']}`: {s['used']} labelled faces used"
               + (" **for testing only** (`--test-on`)" if s.get("test_only") else
                  f", {s['held_out']} of them held out for testing by the data's own split" if s.get("held_out") else "")
-              + f", {s['skipped']} rows skipped (no face); sha256 `{s['sha256'][:16]}…`" for s in t["data"]]
+              + f", {s['skipped']} rows skipped (no face)"
+              + (f"; mirror views: {s['mirror_view']}" if s.get("mirror_view") else "")
+              + f"; sha256 `{s['sha256'][:16]}…`" for s in t["data"]]
     split = t["split"]
     kind = f"fold {split['fold']} of a subject-grouped cross-validation" if split.get("fold") is not None else "one split"
     lines += ["", "## Split and recipe", "",

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..data.features import ReferenceTracker, face_inputs
+from ..data.mirror import landmark_mirror_map, with_derived_views
 from ..errors import CheckpointError
 from ..labels import CLASSES
 from .neutral import NeutralPins
@@ -25,6 +26,15 @@ def class_order(predictor: Any) -> np.ndarray:
     if sorted(classes) != sorted(CLASSES):
         raise CheckpointError(f"the model's classes {list(classes)} are not the 8 emotui classes {list(CLASSES)}")
     return np.array([classes.index(c) for c in CLASSES])
+
+
+def with_views(faces: list, width: int, detector: Any) -> list:
+    """The faces, each the detector gave no mirror view (its mirrored pass missed the face, or it gives none) given
+    the one derived from its own mesh (emotui.data.mirror), the code a default `extract` gives training faces theirs
+    with: live faces reach the classifier with a view, as training faces did."""
+    if all(face.mirror_view is not None for face in faces):
+        return faces
+    return with_derived_views(faces, width, landmark_mirror_map(getattr(detector, "model_path", None)))
 
 
 def one_torch_thread() -> None:
@@ -66,6 +76,7 @@ class FaceAnalysis:
         t0 = time.perf_counter()
         timestamp = None if self.independent_frames else int(frame.timestamp_ms)
         faces = self.detector.detect(frame.rgb, timestamp)[: self.max_faces]
+        faces = with_views(faces, frame.rgb.shape[1], self.detector)
         t1 = time.perf_counter()
         # Tracks are known before classifying: each track's faces so far are its person reference.
         ids = self.tracker.update([f.bbox for f in faces])

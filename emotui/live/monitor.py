@@ -27,9 +27,10 @@ from .recorder import MonitorSummary, SessionRecorder
 from .smoothing import EmaSmoother
 
 UNCERTAIN_BELOW = 0.4
-# From this interval (s) on, each analysed frame is meshed a second time, mirrored (Landmarker.mirror_view): the
-# pass costs ~20 ms, nothing against seconds of waiting, and gains ~1 point of accuracy; at real time it would halve
-# the frame rate, and the smoother's average over frames does much of the same work there.
+# From this interval (s) on, each analysed frame is meshed a second time, mirrored (mirror view "detect"): the pass
+# costs ~20 ms, nothing against seconds of waiting, and a second reading gains ~0.5 point over a derived view; at
+# real time it would halve the frame rate, so each face's view is derived from its one mesh ("derive", what a
+# default `extract` gives training faces) and the smoother's average over frames does the rest.
 MIRROR_VIEW_FROM = 1.0
 _END = object()
 
@@ -231,7 +232,7 @@ def run_monitor(
             src = resources.enter_context(open_source(source, backend=backend, resolution=resolution))
         detector = resources.enter_context(
             Landmarker(landmarker, video=not src.independent_frames, max_faces=max_faces,
-                       mirror_view=interval >= MIRROR_VIEW_FROM))
+                       mirror_view="detect" if interval >= MIRROR_VIEW_FROM else "derive"))
         # The classifier runs in its own thread so that it can overlap the next frame's landmarks (see _Watch.run).
         classifier = resources.enter_context(
             ThreadPoolExecutor(1, thread_name_prefix="emotui-classify", initializer=one_torch_thread))
@@ -239,7 +240,7 @@ def run_monitor(
                         fast=fast, uncertain_below=uncertain_below, backend=backend,
                         save_frames=str(save_frames) if save_frames else None,
                         resolution=list(resolution) if resolution else None, landmarker=str(detector.model_path),
-                        mirror_view=detector.mirror_view, prior=getattr(predictor, "prior", "data"),
+                        mirror_view=detector.mirror_mode, prior=getattr(predictor, "prior", "data"),
                         neutral_image=neutral.given.origin if neutral is not None and neutral.given else None)
         session = log.start_session(source=src.spec, model_id=getattr(predictor, "model_id", None),
                                     model_checksum=getattr(predictor, "checksum", None), settings=settings)

@@ -1,5 +1,6 @@
-"""Each face meshed twice, once in the mirrored image: stored by extraction, used as training data, averaged in by
-every prediction path. Real MediaPipe, real shared images, a real features file."""
+"""Each face meshed twice, once in the mirrored image (mirror view "detect"; the default derives the view from the one
+detection, tests/data/test_mirror_derive.py): stored by extraction, used as training data, averaged in by every
+prediction path. Real MediaPipe, real shared images, a real features file."""
 
 from __future__ import annotations
 
@@ -12,13 +13,20 @@ import pytest
 from emotui.data.features import blendshape_mirror_map, face_arrays, face_inputs, load_features, mirror_map
 from emotui.data.landmarker import Landmarker, read_image
 
-from ..conftest import MEDIA
+from ..conftest import MEDIA, extract_ferplus_subset
 
 
 @pytest.fixture(scope="module")
 def faces():
-    with Landmarker(max_faces=5) as landmarker:
+    with Landmarker(max_faces=5, mirror_view="detect") as landmarker:
         return landmarker.detect(read_image(MEDIA / "multi_face.jpg"))
+
+
+@pytest.fixture(scope="module")
+def ferplus_detected(tmp_path_factory):  # noqa: ANN001
+    """The ferplus subset with each view a second detection: a derived view is the face's own mirror image, which
+    the classifier averages in already, so only a detected one can change a prediction."""
+    return extract_ferplus_subset(tmp_path_factory.mktemp("ferplus-detect"), mirror_view="detect")
 
 
 def _rms(a: np.ndarray, b: np.ndarray) -> float:
@@ -84,12 +92,12 @@ def test_training_rows_are_each_face_and_its_view(ck_subset_features):
     assert not rows.has_view.any() or not rows.has_view[20:].any()
 
 
-def test_evaluate_uses_the_views(ferplus_subset_features, predictor, tmp_path):
+def test_evaluate_uses_the_views(ferplus_detected, predictor, tmp_path):
     from emotui.learn.evaluation import evaluate
 
-    with_views = evaluate(ferplus_subset_features, predictor=predictor)
+    with_views = evaluate(ferplus_detected, predictor=predictor)
     old = tmp_path / "old.parquet"
-    table = pq.read_table(ferplus_subset_features)
+    table = pq.read_table(ferplus_detected)
     pq.write_table(table.drop_columns(["mirror_landmarks", "mirror_blendshapes", "mirror_transform"]), old)
     without = evaluate(old, predictor=predictor)
     assert with_views["n_images"] == without["n_images"]

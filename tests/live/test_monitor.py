@@ -79,7 +79,7 @@ def test_the_log_holds_exactly_the_emitted_predictions(pexels, store, predictor)
     info = store.session(summary.session)
     assert info.ended_cleanly is True and info.end_reason == "source ended" and info.frames == 472
     assert info.model_id == predictor.model_id and info.settings["interval"] == 0
-    assert info.settings["mirror_view"] is False
+    assert info.settings["mirror_view"] == "derive"  # at real time each view is derived from the one mesh
     rows = list(store.rows(session=summary.session))
     assert len(rows) == 472
     for row, p in zip(rows, predictions):
@@ -148,7 +148,7 @@ def test_fast_with_an_interval_counts_in_video_time(predictor, store):
     assert summary.frames_analysed == 10 and summary.frames_read == 472
     assert np.all(np.abs(np.diff(stamps) - 2000) < 50)
     # seconds apart, each frame is meshed in the mirror too (MIRROR_VIEW_FROM); at real time it is not
-    assert store.session(summary.session).settings["mirror_view"] is True
+    assert store.session(summary.session).settings["mirror_view"] == "detect"
 
 
 @pytest.mark.parametrize("interval", [0, 0.2])

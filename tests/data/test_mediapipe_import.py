@@ -1,0 +1,29 @@
+"""mediapipe imported by emotui leaves its drawing helpers (and their matplotlib) unrun until used
+(emotui.data.mediapipe_import): a fresh process, the real mediapipe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from ..conftest import REPO
+
+PROBE = """
+import sys, time
+import emotui.data.landmarker
+from emotui.data.landmarker import Landmarker
+started = time.perf_counter()
+with Landmarker(max_faces=1) as landmarker:
+    pass
+print(time.perf_counter() - started, "matplotlib.pyplot" in sys.modules)
+from mediapipe.tasks.python.vision import drawing_utils
+print(drawing_utils.DrawingSpec().thickness, "matplotlib.pyplot" in sys.modules)
+"""
+
+
+def test_a_landmarker_imports_no_matplotlib_and_drawing_still_works():
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (_, before), (thickness, after) = (line.split() for line in done.stdout.splitlines()[-2:])
+    assert before == "False"  # ~1.6 s of every extraction's start, for drawing emotui never does
+    assert (thickness, after) == ("2", "True")  # the first use runs the module, matplotlib and all
