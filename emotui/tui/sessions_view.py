@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, Select
+from textual.widgets import Button, DataTable, Input, Label, Select, TabbedContent
 
 from ..labels import CLASSES
 from .charts import CLASS_COLORS, FixedText, LineChart, MeasuredTable, ProbabilityBars
@@ -23,6 +23,8 @@ from .messages import RunsDeferred
 REFRESH_SECONDS = 3.0  # while the view is shown and a session is still being logged: its figures grow
 # Columns whose text is short and fixed; source and model share what the screen has left.
 FIXED_COLUMNS = ("started UTC", "length", "frames", "faces", "status")
+# Their headers when the names would be cut otherwise: a header is wider than its figures, a name is data.
+NARROW_LABELS = ("started UTC", "len", "frm", "faces", "status")
 WIDE = 110  # from this many columns on, the start shows its year and seconds
 
 
@@ -47,7 +49,9 @@ def source_name(source: str) -> str:
 
 class SessionsView(RunsDeferred, Vertical):
     BINDINGS = [
-        Binding("X", "export_selected", "Save"),  # the highlighted session; x still exports the current one
+        # The highlighted session; x still exports the monitor's. Not in the footer, which at 80 columns would
+        # lose "? Help" for it: the Export button names the key.
+        Binding("X", "export_selected", "Export highlighted", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
 
@@ -61,14 +65,15 @@ class SessionsView(RunsDeferred, Vertical):
         self.filled_width = 0
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="fields"):
+        # The export line under the list: Tab from the list goes straight to the format, then the file, the button.
+        yield MeasuredTable(id="sessions-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        with Horizontal(classes="fields", id="export-row"):
             yield Label("Export as ")
             yield Select([(f, f) for f in EXPORT_FORMATS], value=EXPORT_FORMATS[0], allow_blank=False,
                          id="export-format", compact=True)
             yield Label(" to ", id="export-to")
             yield PathInput("", id="export-path", placeholder="a file (Enter exports)", compact=True)
-            yield Button("Export", id="export-session", compact=True)
-        yield MeasuredTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            yield Button("Export (X)", id="export-session", compact=True)
         yield FixedText("no sessions yet: press w to watch, then s again", id="session-title")
         with Horizontal(id="session-detail"):
             yield LineChart("emotion history (colours as the bars)", id="session-chart", ylim=(0.0, 1.0),
@@ -122,31 +127,41 @@ class SessionsView(RunsDeferred, Vertical):
             self.query_one("#session-title", FixedText).update("no sessions yet: press w to watch, then s again")
 
     def _fill(self) -> None:
-        """The rows, their source and model shortened to the width there is (again when it changes)."""
+        """The rows, their source and model shortened to the width there is (again when it changes). Each column
+        is as wide as its header or longest cell, one cell apart (no padding); source and model get the rest."""
         table = self.query_one("#sessions-table", MeasuredTable)
         width = self.size.width or self.app.size.width
         self.filled_width = width
+        rows, labels, widths, sources, models = self._columns(width)
+        table.clear(columns=True)
+        for key, label, cells in zip((*FIXED_COLUMNS, "source", "model"), (*labels, "source", "model"), widths):
+            table.add_column(label, key=key, width=cells)
+        for row, info, source, model in zip(rows, self.infos, sources, models):
+            table.add_row(*row, Text(shorten_middle(source, widths[-2] - 1)), Text(shorten_middle(model, widths[-1])),
+                          key=info.id)
+        if self.selected:
+            table.move_cursor(row=table.get_row_index(self.selected), animate=False)
+
+    def _columns(self, width: int) -> tuple[list, tuple, list[int], list[str], list[str]]:
+        """The fixed columns' cells and headers, every column's width (its gap included) in `width` cells, the
+        sources and the models."""
         wide = width >= WIDE
         starts = [info.started[:19].replace("T", " ") if wide else info.started[5:16].replace("T", " ")
                   for info in self.infos]
         rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), Text(info.status))
                 for start, info in zip(starts, self.infos)]
-        used = sum(max([len(name), *(len(row[i]) for row in rows)]) + 2 for i, name in enumerate(FIXED_COLUMNS))
-        room = max(20, width - used - 2 * 2 - 1)  # the two columns' padding and the scroll bar
         sources = [source_name(info.source) for info in self.infos]
         models = [info.model_id or "-" for info in self.infos]
+        longest = max([6, *map(len, sources)]), max([5, *map(len, models)])
+        for labels in (FIXED_COLUMNS, NARROW_LABELS):
+            widths = [max([len(label), *(len(row[i]) for row in rows)]) + 1 for i, label in enumerate(labels)]
+            room = max(20, width - sum(widths) - 1 - 1)  # the gap between source and model, the scroll bar
+            if room >= sum(longest):
+                break
         # The source in full if it leaves the model 13 cells: "defa…9903a046" keeps the weights' checksum.
-        model_least = min(max([5, *map(len, models)]), 13)
-        source_width = min(max([6, *map(len, sources)]), max(8, room - model_least))
+        source_width = min(longest[0], max(8, room - min(longest[1], 13)))
         model_width = max(5, room - source_width)
-        table.clear(columns=True)
-        for name in (*FIXED_COLUMNS, "source", "model"):
-            table.add_column(name, key=name)
-        for row, info, source, model in zip(rows, self.infos, sources, models):
-            table.add_row(*row, Text(shorten_middle(source, source_width)), Text(shorten_middle(model, model_width)),
-                          key=info.id)
-        if self.selected:
-            table.move_cursor(row=table.get_row_index(self.selected), animate=False)
+        return rows, labels, [*widths, source_width + 1, model_width], sources, models
 
     def on_resize(self) -> None:
         if self.infos and self.size.width != self.filled_width:
@@ -226,11 +241,26 @@ class SessionsView(RunsDeferred, Vertical):
         if not self.selected:
             self.notify("no session to export yet: press w to watch first", severity="warning")
             return
+        self.app.export_session(self.selected, self.fmt, self._target(self.fmt))  # type: ignore[attr-defined]
+
+    def _target(self, fmt: str) -> Path:
+        """Where the highlighted session goes as `fmt`: the field's file (its suffix made `fmt`'s), or the
+        session's own file name in the field's folder, or in the exports folder."""
         typed = self.query_one("#export-path", PathInput).value.strip()
-        default = export_path(self.selected, self.fmt)
+        default = export_path(self.selected, fmt)
         out = Path(typed).expanduser() if typed else default
+        if fmt != self.fmt and out.suffix.lstrip(".") in EXPORT_FORMATS:  # the palette's format, not the line's
+            out = out.with_suffix(f".{fmt}")
         if self.app.is_web:  # written beside the other exports, then sent to the browser under this name
-            out = default.with_name(out.name or default.name)
-        elif out.is_dir():
-            out = out / default.name
-        self.app.export_session(self.selected, self.fmt, out)  # type: ignore[attr-defined]
+            return default.with_name(out.name or default.name)
+        return out / default.name if out.is_dir() else out
+
+    def export_from_palette(self, fmt: str) -> None:
+        """The command palette's "Export session as ...": the highlighted session while this view is shown (the
+        format chosen here too, so the line shows what was written), else the monitor's current one."""
+        tabs = self.app.query_one(TabbedContent)
+        if tabs.active != self.parent.id or not self.selected:
+            self.app.action_export(fmt)  # type: ignore[attr-defined]
+            return
+        self.app.export_session(self.selected, fmt, self._target(fmt))  # type: ignore[attr-defined]
+        self.query_one("#export-format", Select).value = fmt
