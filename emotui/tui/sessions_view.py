@@ -15,36 +15,13 @@ from textual.widgets import Button, DataTable, Input, Label, Select, TabbedConte
 
 from ..labels import CLASSES
 from .charts import CLASS_COLORS, FixedText, LineChart, MeasuredTable, ProbabilityBars
-from .fields import PathInput, shorten_middle
+from .fields import PathInput
 from .job_pane import describe_error
 from .jobs import EXPORT_FORMATS, Jobs, export_path
 from .messages import RunsDeferred
+from .session_columns import KEYS, session_columns, session_title
 
 REFRESH_SECONDS = 3.0  # while the view is shown and a session is still being logged: its figures grow
-# Columns whose text is short and fixed; source and model share what the screen has left.
-FIXED_COLUMNS = ("started UTC", "length", "frames", "faces", "status")
-# Their headers when the names would be cut otherwise: a header is wider than its figures, a name is data.
-NARROW_LABELS = ("started UTC", "len", "frm", "faces", "status")
-WIDE = 110  # from this many columns on, the start shows its year and seconds
-
-
-def session_length(seconds: float) -> str:
-    """45s, 12m05s, 3h07m: the length in at most 6 cells."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
-
-
-def source_name(source: str) -> str:
-    """A camera by its index, a URL whole, a file or folder by its name (the full path is on the title line)."""
-    if source.isdigit():
-        return f"camera {source}"
-    if "://" in source:
-        return source
-    return Path(source).name or source
 
 
 class SessionsView(RunsDeferred, Vertical):
@@ -114,7 +91,7 @@ class SessionsView(RunsDeferred, Vertical):
         self.post_call(self._show_sessions, list(reversed(infos)))
 
     def _show_error(self, message: str) -> None:
-        self.query_one("#session-title", FixedText).update(Text(message, style="bold red"))
+        self.query_one("#session-title", FixedText).update(Text(message, style="bold red"), layout=True)
 
     def _show_sessions(self, infos: list) -> None:
         self.infos = infos
@@ -124,48 +101,32 @@ class SessionsView(RunsDeferred, Vertical):
         if self.selected:
             self._read_overview(self.selected)
         else:
-            self.query_one("#session-title", FixedText).update("no sessions yet: press w to watch, then s again")
+            self.query_one("#session-title", FixedText).update("no sessions yet: press w to watch, then s again",
+                                                                  layout=True)
 
     def _fill(self) -> None:
-        """The rows, their source and model shortened to the width there is (again when it changes). Each column
-        is as wide as its header or longest cell, one cell apart (no padding); source and model get the rest."""
+        """The rows, their source and model shortened to the width there is (again when it changes)."""
         table = self.query_one("#sessions-table", MeasuredTable)
         width = self.size.width or self.app.size.width
         self.filled_width = width
-        rows, labels, widths, sources, models = self._columns(width)
+        labels, widths, rows = session_columns(self.infos, width)
         table.clear(columns=True)
-        for key, label, cells in zip((*FIXED_COLUMNS, "source", "model"), (*labels, "source", "model"), widths):
+        for key, label, cells in zip(KEYS, labels, widths):
             table.add_column(label, key=key, width=cells)
-        for row, info, source, model in zip(rows, self.infos, sources, models):
-            table.add_row(*row, Text(shorten_middle(source, widths[-2] - 1)), Text(shorten_middle(model, widths[-1])),
-                          key=info.id)
+        for row, info in zip(rows, self.infos):
+            table.add_row(*row, key=info.id)
         if self.selected:
             table.move_cursor(row=table.get_row_index(self.selected), animate=False)
-
-    def _columns(self, width: int) -> tuple[list, tuple, list[int], list[str], list[str]]:
-        """The fixed columns' cells and headers, every column's width (its gap included) in `width` cells, the
-        sources and the models."""
-        wide = width >= WIDE
-        starts = [info.started[:19].replace("T", " ") if wide else info.started[5:16].replace("T", " ")
-                  for info in self.infos]
-        rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), Text(info.status))
-                for start, info in zip(starts, self.infos)]
-        sources = [source_name(info.source) for info in self.infos]
-        models = [info.model_id or "-" for info in self.infos]
-        longest = max([6, *map(len, sources)]), max([5, *map(len, models)])
-        for labels in (FIXED_COLUMNS, NARROW_LABELS):
-            widths = [max([len(label), *(len(row[i]) for row in rows)]) + 1 for i, label in enumerate(labels)]
-            room = max(20, width - sum(widths) - 1 - 1)  # the gap between source and model, the scroll bar
-            if room >= sum(longest):
-                break
-        # The source in full if it leaves the model 13 cells: "defa…9903a046" keeps the weights' checksum.
-        source_width = min(longest[0], max(8, room - min(longest[1], 13)))
-        model_width = max(5, room - source_width)
-        return rows, labels, [*widths, source_width + 1, model_width], sources, models
 
     def on_resize(self) -> None:
         if self.infos and self.size.width != self.filled_width:
             self._fill()
+            self._show_title()
+
+    def _show_title(self) -> None:
+        if self.overview is not None:
+            width = self.size.width or self.app.size.width
+            self.query_one("#session-title", FixedText).update(session_title(self.overview.info, width), layout=True)
 
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -189,11 +150,7 @@ class SessionsView(RunsDeferred, Vertical):
             return
         self.overview = overview
         info = overview.info
-        reason = f" ({info.end_reason})" if info.end_reason else ""
-        gaps = f", {info.gaps} gaps" if info.gaps else ""
-        title = Text.assemble((info.id, "bold"), f"  {info.status}{reason}{gaps}\nsource ", info.source,
-                              "  model ", info.model_id or "-")
-        self.query_one("#session-title", FixedText).update(title)
+        self._show_title()
         frames = overview.frames
         self.query_one("#session-chart", LineChart).draw(
             {name: frames for name in CLASSES}, overview.series, legend=False, colors=CLASS_COLORS)

@@ -14,7 +14,8 @@ from emotui import config
 from emotui.live.logstore import LogStore
 from emotui.tui.app import EmotuiApp, Settings
 from emotui.tui.charts import LineChart
-from emotui.tui.sessions_view import SessionsView, session_length
+from emotui.tui.session_columns import session_length
+from emotui.tui.sessions_view import SessionsView
 
 from ..conftest import watched_log
 from ..tui_helpers import notifications, plots_settled, run, shown, wait_until

@@ -15,7 +15,8 @@ from emotui import config
 from emotui.live.logstore import LogStore
 from emotui.live.monitor import run_monitor
 from emotui.tui.app import EmotuiApp, Settings
-from emotui.tui.sessions_view import SessionsView, source_name
+from emotui.tui.session_columns import source_name
+from emotui.tui.sessions_view import SessionsView
 
 from ..conftest import MEDIA
 from ..tui_helpers import notifications, run, shown, wait_until
@@ -138,5 +139,30 @@ def test_at_120x40_the_palette_exports_the_highlighted_session_not_the_monitors(
             await wait_until(pilot, lambda: any("press w to watch first" in n for n in notifications(app)),
                              what="the monitor's session asked for")
             assert app.last_export == out
+
+    run(scenario())
+
+
+def test_at_80x24_a_long_source_path_takes_a_line_of_its_own(predictor, tmp_path):  # noqa: ANN001
+    folder = tmp_path / "videos recorded at the clinic" / "second week of interviews, morning"
+    folder.mkdir(parents=True)
+    video = folder / "interview-recorded-on-the-seventh.mp4"
+    video.write_bytes((MEDIA / "single_face.mp4").read_bytes())
+    with LogStore(config.log_db_path()) as store:
+        session = run_monitor(video, predictor=predictor, store=store, interval=0, fast=True, frames=3).session
+    model = logged_rows()[0][session].model_id
+
+    async def scenario() -> None:
+        app = EmotuiApp(Settings())
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_sessions(app, pilot)
+            lines = (await shown(pilot)).splitlines()
+            title = lines[next(i for i, line in enumerate(lines) if "Export as" in line) + 1:][:3]
+            assert title[0].split() == [session, "clean", "(frames)"]
+            assert title[1].split() == ["model", model]  # whole, on a line of its own
+            source = title[2].strip()
+            assert source.startswith(f"source {str(folder)[:10]}") and source.endswith(f"/{video.name}"), title
+            assert "…" in source and len(f"source {video}") > 78  # too long for the line: its middle left out
+            assert app.query_one("#session-chart").region.height >= 10 and "? Help" in lines[-1]
 
     run(scenario())
