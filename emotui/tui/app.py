@@ -239,8 +239,8 @@ class EmotuiApp(RunsDeferred, App):
         yield SystemCommand("Watch: start or stop (w)", "Watch the source live", self.action_watch)
         for fmt in EXPORT_FORMATS:
             yield SystemCommand(f"Export session as {fmt.upper()}" + (" (x)" if fmt == "csv" else ""),
-                                "Write the current monitor session's predictions",
-                                lambda fmt=fmt: self.action_export(fmt))
+                                "The sessions view's highlighted session when it is shown, else the monitor's",
+                                lambda fmt=fmt: self.query_one(SessionsView).export_from_palette(fmt))
         yield SystemCommand("Help: keys, columns, files (?)", "What every key, column and marker means",
                             self.action_help)
         yield SystemCommand("Sessions: every logged session, its chart, its export (s)",

@@ -11,43 +11,24 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, DataTable, Input, Label, Select
+from textual.widgets import Button, DataTable, Input, Label, Select, TabbedContent
 
 from ..labels import CLASSES
 from .charts import CLASS_COLORS, FixedText, LineChart, MeasuredTable, ProbabilityBars
-from .fields import PathInput, shorten_middle
+from .fields import PathInput
 from .job_pane import describe_error
 from .jobs import EXPORT_FORMATS, Jobs, export_path
 from .messages import RunsDeferred
+from .session_columns import KEYS, session_columns, session_title
 
 REFRESH_SECONDS = 3.0  # while the view is shown and a session is still being logged: its figures grow
-# Columns whose text is short and fixed; source and model share what the screen has left.
-FIXED_COLUMNS = ("started UTC", "length", "frames", "faces", "status")
-WIDE = 110  # from this many columns on, the start shows its year and seconds
-
-
-def session_length(seconds: float) -> str:
-    """45s, 12m05s, 3h07m: the length in at most 6 cells."""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m"
-
-
-def source_name(source: str) -> str:
-    """A camera by its index, a URL whole, a file or folder by its name (the full path is on the title line)."""
-    if source.isdigit():
-        return f"camera {source}"
-    if "://" in source:
-        return source
-    return Path(source).name or source
 
 
 class SessionsView(RunsDeferred, Vertical):
     BINDINGS = [
-        Binding("X", "export_selected", "Save"),  # the highlighted session; x still exports the current one
+        # The highlighted session; x still exports the monitor's. Not in the footer, which at 80 columns would
+        # lose "? Help" for it: the Export button names the key.
+        Binding("X", "export_selected", "Export highlighted", show=False),
         Binding("r", "reload", "Reload", show=False),
     ]
 
@@ -61,14 +42,15 @@ class SessionsView(RunsDeferred, Vertical):
         self.filled_width = 0
 
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="fields"):
+        # The export line under the list: Tab from the list goes straight to the format, then the file, the button.
+        yield MeasuredTable(id="sessions-table", cursor_type="row", zebra_stripes=True, cell_padding=0)
+        with Horizontal(classes="fields", id="export-row"):
             yield Label("Export as ")
             yield Select([(f, f) for f in EXPORT_FORMATS], value=EXPORT_FORMATS[0], allow_blank=False,
                          id="export-format", compact=True)
             yield Label(" to ", id="export-to")
             yield PathInput("", id="export-path", placeholder="a file (Enter exports)", compact=True)
-            yield Button("Export", id="export-session", compact=True)
-        yield MeasuredTable(id="sessions-table", cursor_type="row", zebra_stripes=True)
+            yield Button("Export (X)", id="export-session", compact=True)
         yield FixedText("no sessions yet: press w to watch, then s again", id="session-title")
         with Horizontal(id="session-detail"):
             yield LineChart("emotion history (colours as the bars)", id="session-chart", ylim=(0.0, 1.0),
@@ -109,7 +91,7 @@ class SessionsView(RunsDeferred, Vertical):
         self.post_call(self._show_sessions, list(reversed(infos)))
 
     def _show_error(self, message: str) -> None:
-        self.query_one("#session-title", FixedText).update(Text(message, style="bold red"))
+        self.query_one("#session-title", FixedText).update(Text(message, style="bold red"), layout=True)
 
     def _show_sessions(self, infos: list) -> None:
         self.infos = infos
@@ -119,38 +101,32 @@ class SessionsView(RunsDeferred, Vertical):
         if self.selected:
             self._read_overview(self.selected)
         else:
-            self.query_one("#session-title", FixedText).update("no sessions yet: press w to watch, then s again")
+            self.query_one("#session-title", FixedText).update("no sessions yet: press w to watch, then s again",
+                                                                  layout=True)
 
     def _fill(self) -> None:
         """The rows, their source and model shortened to the width there is (again when it changes)."""
         table = self.query_one("#sessions-table", MeasuredTable)
         width = self.size.width or self.app.size.width
         self.filled_width = width
-        wide = width >= WIDE
-        starts = [info.started[:19].replace("T", " ") if wide else info.started[5:16].replace("T", " ")
-                  for info in self.infos]
-        rows = [(start, session_length(info.seconds), str(info.frames), str(info.faces), Text(info.status))
-                for start, info in zip(starts, self.infos)]
-        used = sum(max([len(name), *(len(row[i]) for row in rows)]) + 2 for i, name in enumerate(FIXED_COLUMNS))
-        room = max(20, width - used - 2 * 2 - 1)  # the two columns' padding and the scroll bar
-        sources = [source_name(info.source) for info in self.infos]
-        models = [info.model_id or "-" for info in self.infos]
-        # The source in full if it leaves the model 13 cells: "defa…9903a046" keeps the weights' checksum.
-        model_least = min(max([5, *map(len, models)]), 13)
-        source_width = min(max([6, *map(len, sources)]), max(8, room - model_least))
-        model_width = max(5, room - source_width)
+        labels, widths, rows = session_columns(self.infos, width)
         table.clear(columns=True)
-        for name in (*FIXED_COLUMNS, "source", "model"):
-            table.add_column(name, key=name)
-        for row, info, source, model in zip(rows, self.infos, sources, models):
-            table.add_row(*row, Text(shorten_middle(source, source_width)), Text(shorten_middle(model, model_width)),
-                          key=info.id)
+        for key, label, cells in zip(KEYS, labels, widths):
+            table.add_column(label, key=key, width=cells)
+        for row, info in zip(rows, self.infos):
+            table.add_row(*row, key=info.id)
         if self.selected:
             table.move_cursor(row=table.get_row_index(self.selected), animate=False)
 
     def on_resize(self) -> None:
         if self.infos and self.size.width != self.filled_width:
             self._fill()
+            self._show_title()
+
+    def _show_title(self) -> None:
+        if self.overview is not None:
+            width = self.size.width or self.app.size.width
+            self.query_one("#session-title", FixedText).update(session_title(self.overview.info, width), layout=True)
 
     @on(DataTable.RowHighlighted, "#sessions-table")
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -174,11 +150,7 @@ class SessionsView(RunsDeferred, Vertical):
             return
         self.overview = overview
         info = overview.info
-        reason = f" ({info.end_reason})" if info.end_reason else ""
-        gaps = f", {info.gaps} gaps" if info.gaps else ""
-        title = Text.assemble((info.id, "bold"), f"  {info.status}{reason}{gaps}\nsource ", info.source,
-                              "  model ", info.model_id or "-")
-        self.query_one("#session-title", FixedText).update(title)
+        self._show_title()
         frames = overview.frames
         self.query_one("#session-chart", LineChart).draw(
             {name: frames for name in CLASSES}, overview.series, legend=False, colors=CLASS_COLORS)
@@ -226,11 +198,26 @@ class SessionsView(RunsDeferred, Vertical):
         if not self.selected:
             self.notify("no session to export yet: press w to watch first", severity="warning")
             return
+        self.app.export_session(self.selected, self.fmt, self._target(self.fmt))  # type: ignore[attr-defined]
+
+    def _target(self, fmt: str) -> Path:
+        """Where the highlighted session goes as `fmt`: the field's file (its suffix made `fmt`'s), or the
+        session's own file name in the field's folder, or in the exports folder."""
         typed = self.query_one("#export-path", PathInput).value.strip()
-        default = export_path(self.selected, self.fmt)
+        default = export_path(self.selected, fmt)
         out = Path(typed).expanduser() if typed else default
+        if fmt != self.fmt and out.suffix.lstrip(".") in EXPORT_FORMATS:  # the palette's format, not the line's
+            out = out.with_suffix(f".{fmt}")
         if self.app.is_web:  # written beside the other exports, then sent to the browser under this name
-            out = default.with_name(out.name or default.name)
-        elif out.is_dir():
-            out = out / default.name
-        self.app.export_session(self.selected, self.fmt, out)  # type: ignore[attr-defined]
+            return default.with_name(out.name or default.name)
+        return out / default.name if out.is_dir() else out
+
+    def export_from_palette(self, fmt: str) -> None:
+        """The command palette's "Export session as ...": the highlighted session while this view is shown (the
+        format chosen here too, so the line shows what was written), else the monitor's current one."""
+        tabs = self.app.query_one(TabbedContent)
+        if tabs.active != self.parent.id or not self.selected:
+            self.app.action_export(fmt)  # type: ignore[attr-defined]
+            return
+        self.app.export_session(self.selected, fmt, self._target(fmt))  # type: ignore[attr-defined]
+        self.query_one("#export-format", Select).value = fmt

@@ -90,21 +90,36 @@ def test_help_at_80x24(snap_compare, monkeypatch):  # noqa: ANN001
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
 
 
+async def sessions_second_newest(pilot) -> None:  # noqa: ANN001
+    from emotui.tui.sessions_view import SessionsView
+
+    view = pilot.app.query_one(SessionsView)
+    await pilot.press("s")
+    await wait_until(pilot, lambda: view.overview is not None, what="the sessions")
+    await pilot.press("down")  # the second newest: an unclean session from camera 0
+    await wait_until(pilot, lambda: view.overview.info.source == "0", what="the second session")
+
+
 def test_sessions_view_at_80x24(snap_compare, monkeypatch):  # noqa: ANN001
     # The export field names a real path: a fixed one here. The stand-in sessions have fixed times and figures.
     monkeypatch.setenv("EMOTUI_DATA", "/home/me/.local/share/emotui")
 
     async def run_before(pilot) -> None:  # noqa: ANN001
-        from emotui.tui.sessions_view import SessionsView
-
-        view = pilot.app.query_one(SessionsView)
-        await pilot.press("s")
-        await wait_until(pilot, lambda: view.overview is not None, what="the sessions")
-        await pilot.press("down")  # the second newest: an unclean session from camera 0
-        await wait_until(pilot, lambda: view.overview.info.source == "0", what="the second session")
+        await sessions_second_newest(pilot)
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_sessions_view_at_120x40_format_focused(snap_compare, monkeypatch):  # noqa: ANN001
+    monkeypatch.setenv("EMOTUI_DATA", "/home/me/.local/share/emotui")
+
+    async def run_before(pilot) -> None:  # noqa: ANN001
+        await sessions_second_newest(pilot)
+        await pilot.press("tab")  # from the list to the format: its focus colour in the picture
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=run_before)
 
 
 def test_models_view_at_80x24(snap_compare):  # noqa: ANN001
