@@ -20,26 +20,13 @@ import numpy as np
 from .. import config
 from ..errors import LandmarkerModelError
 from . import mediapipe_import  # noqa: F401 - before any import of mediapipe: its drawing helpers stay lazy
-from .face import Face, face_bbox
+from .face import BLENDSHAPE_NAMES, N_LANDMARKS, Face, face_bbox  # noqa: F401 - re-exported
 
 LANDMARKER_FILENAME = "face_landmarker.task"
 LANDMARKER_URL = (
     "https://storage.googleapis.com/mediapipe-models/face_landmarker/face_landmarker/float16/1/face_landmarker.task"
 )
 LANDMARKER_SHA256 = "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff"
-N_LANDMARKS = 478
-# MediaPipe's fixed output order of the 52 blendshape scores.
-BLENDSHAPE_NAMES: tuple[str, ...] = (
-    "_neutral", "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
-    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight", "eyeLookDownLeft",
-    "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft", "eyeLookOutRight", "eyeLookUpLeft",
-    "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight", "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft",
-    "jawOpen", "jawRight", "mouthClose", "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight",
-    "mouthFunnel", "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
-    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower", "mouthShrugUpper",
-    "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight", "mouthUpperUpLeft",
-    "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight",
-)
 # The landmarker works on a 192 px face crop; decoding huge photos at full size only costs time and memory.
 MAX_DETECT_SIDE = 2048
 
@@ -157,13 +144,10 @@ class Landmarker:
     an enlarged crop (in IMAGE mode, by a second landmarker when the first runs in VIDEO mode); `search` looks
     again, in a bordered copy and in tiles of the frame, when a pass finds fewer faces than wanted (default: in
     IMAGE mode only, since a video's later frames are tracked and a search per frame would cost ~5 passes); with
-    it, an image where no pass finds a face is tried again mirrored and turned (`_rescue`). See emotui.data.small_faces
-    and emotui.data.views.
-    `mirror_view` gives each face its Face.mirror_view (emotui.data.mirror.MIRROR_VIEWS): "derive" (the default)
-    mirrors the face's own detection, at no MediaPipe cost; "detect" (or True) meshes the mirrored image too, in
-    IMAGE mode, one more pass per image for a second, partly independent reading; "off" (or False) gives none.
-    Both are measured in models/default/NOTES.md. `appearance` gives each face its Face.appearance, read from
-    the pixels of the image it was found in (~0.1 ms a face).
+    it, an image where no pass finds a face is tried again mirrored and turned (emotui.data.small_faces, .views).
+    `mirror_view` (emotui.data.mirror.MIRROR_VIEWS): "derive" (default) mirrors the face's own detection, free;
+    "detect" (or True) meshes the mirrored image too, a second, partly independent reading; "off" (or False): none
+    (measured in models/default/NOTES.md). `appearance`: each face's Face.appearance, ~0.1 ms a face.
     """
 
     def __init__(

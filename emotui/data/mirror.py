@@ -22,8 +22,7 @@ import numpy as np
 
 from ..errors import EmotuiError, LandmarkerModelError
 from .appearance import _LEFT_EYE, _RIGHT_EYE
-from .face import Face, mirrored_box
-from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS
+from .face import BLENDSHAPE_NAMES, N_LANDMARKS, Face, mirrored_box
 from .schema import MIRROR_VIEWS
 
 DEFAULT_MIRROR_VIEW = "derive"
@@ -124,13 +123,9 @@ def _landmark_twins(model_path: str) -> np.ndarray:
     return index
 
 
-def landmark_mirror_map(model_path: str | Path | None = None) -> np.ndarray:
-    """(478,) index of each landmark's left/right twin, read once per model file (default: the landmarker
-    emotui uses, never downloaded here)."""
-    if model_path is None:
-        from .landmarker import resolve_landmarker
-
-        model_path = resolve_landmarker(download=False)
+def landmark_mirror_map(model_path: str | Path) -> np.ndarray:
+    """(478,) index of each landmark's left/right twin, read once per model file (the landmarker's model_path:
+    mirror reads the file, the landmarker finds it, so neither imports the other)."""
     return _landmark_twins(str(Path(model_path).resolve()))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..data.features import ReferenceTracker, face_inputs
+from ..data.landmarker import resolve_landmarker
 from ..data.mirror import landmark_mirror_map, with_derived_views
 from ..errors import CheckpointError
 from ..labels import CLASSES
@@ -34,7 +35,8 @@ def with_views(faces: list, width: int, detector: Any) -> list:
     with: live faces reach the classifier with a view, as training faces did."""
     if all(face.mirror_view is not None for face in faces):
         return faces
-    return with_derived_views(faces, width, landmark_mirror_map(getattr(detector, "model_path", None)))
+    return with_derived_views(faces, width, landmark_mirror_map(getattr(detector, "model_path", None)
+                                                                  or resolve_landmarker(download=False)))
 
 
 def one_torch_thread() -> None:

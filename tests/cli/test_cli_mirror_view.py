@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from emotui.cli import cli
 from emotui.data.extraction import read_features
+from emotui.data.landmarker import resolve_landmarker
 from emotui.data.mirror import BLENDSHAPE_MIRROR, landmark_mirror_map, mirror_landmarks
 
 from ..conftest import MEDIA
@@ -34,7 +35,7 @@ def _extract(root, out, *args: str):  # noqa: ANN001, ANN202
 
 
 def _derived(frame):  # noqa: ANN001, ANN202 - each row's landmarks mirrored as `derive` does it
-    twin = landmark_mirror_map()
+    twin = landmark_mirror_map(resolve_landmarker(download=False))
     return [mirror_landmarks(np.asarray(v).reshape(-1, 3), twin).ravel() for v in frame["landmarks"]]
 
 

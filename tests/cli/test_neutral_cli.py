@@ -48,7 +48,8 @@ def test_predict_judges_every_face_against_the_neutral(reference_model):
     refs = (np.repeat(rest.points[None], 2, 0), np.repeat(rest.blend[None], 2, 0), np.ones(2, bool))
     expected = Predictor.load(reference_model).predict_arrays(points, blend, *refs, views=views)
     assert np.allclose(probabilities(res), expected, atol=1e-5)
-    assert np.abs(probabilities(res) - probabilities(alone)).max() > 0.01  # the neutral changed what it saw
+    # the neutral changed what it saw (in log-probabilities: the conftest model is sure of these faces either way)
+    assert np.abs(np.log(probabilities(res) + 1e-6) - np.log(probabilities(alone) + 1e-6)).max() > 0.1
 
 
 @pytest.mark.parametrize("image,found", BAD)

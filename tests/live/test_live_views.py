@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from emotui.data.landmarker import Landmarker
+from emotui.data.landmarker import resolve_landmarker
 from emotui.data.mirror import landmark_mirror_map, mirror_face
 from emotui.live.analysis import with_views
 
@@ -23,7 +24,7 @@ def _frames(n: int) -> list[np.ndarray]:
 
 
 def test_faces_without_a_view_get_the_derived_one_and_a_detected_view_is_kept():
-    twin = landmark_mirror_map()
+    twin = landmark_mirror_map(resolve_landmarker(download=False))
     with Landmarker(video=True, max_faces=1, mirror_view="off") as off, \
             Landmarker(video=True, max_faces=1) as derive:
         assert derive.mirror_mode == "derive"
