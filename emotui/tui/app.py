@@ -42,7 +42,11 @@ EXIT_GRACE_SECONDS = 1.5
 # (bench_tui.py busy p95 105-140 ms; 70-97 ms at 20-50 ms).
 GIL_SLICE_SECONDS = 0.02
 # Letter keys that a focused text field keeps for typing.
-LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help", "models"}
+LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help", "models", "neutral",
+                  "extract_unlisted", "train_unlisted"}
+# The monitor pane's footer lists n (its neutral key) instead of e and t, which at 80 columns leave it no room; e and
+# t still work there, through their unlisted twins.
+LISTED_OFF_MONITOR = {"extract", "train"}
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,12 @@ class EmotuiApp(RunsDeferred, App):
     BINDINGS = [
         Binding("e", "extract", "Extract", priority=True),
         Binding("t", "train", "Train", priority=True),
+        Binding("e", "extract_unlisted", "Extract", show=False, priority=True),
+        Binding("t", "train_unlisted", "Train", show=False, priority=True),
         Binding("w", "watch", "Watch", priority=True),
         Binding("x", "export", "Export", priority=True),
         Binding("p", "preview", "Preview", priority=True),
+        Binding("n", "neutral", "Neutral", priority=True),
         Binding("s", "show_pane('sessions')", "Sessions", priority=True),
         Binding("m", "models", "Models", priority=True),
         Binding("q", "quit", "Quit", priority=True),
@@ -129,6 +136,10 @@ class EmotuiApp(RunsDeferred, App):
             # except ? that closes the help and q that still quits.
             return action == "quit" and not editing or action == "help" and isinstance(self.screen, HelpScreen) \
                 or action == "models" and isinstance(self.screen, ModelsScreen)
+        panes = self.screen.query(TabbedContent)  # none yet while the app starts
+        on_monitor = bool(panes) and panes.first().active == "monitor"
+        if action in LISTED_OFF_MONITOR and on_monitor or action == "neutral" and not on_monitor:
+            return False
         if action in LETTER_ACTIONS:
             return not editing
         if action == "leave_field":
@@ -186,6 +197,19 @@ class EmotuiApp(RunsDeferred, App):
     def action_preview(self) -> None:
         pane = self._pane(MonitorPane, "monitor")
         self.notify("face preview on" if pane.toggle_preview() else "face preview off", timeout=2)
+
+    @on(TabbedContent.TabActivated)
+    def _pane_shown(self) -> None:
+        self.refresh_bindings()  # the footer's keys depend on the pane (check_action)
+
+    def action_extract_unlisted(self) -> None:
+        self.action_extract()
+
+    def action_train_unlisted(self) -> None:
+        self.action_train()
+
+    def action_neutral(self) -> None:
+        self._pane(MonitorPane, "monitor").set_neutral()
 
     def action_export(self, fmt: str = "csv") -> None:
         session = self.query_one(MonitorPane).session

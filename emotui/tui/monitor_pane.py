@@ -13,6 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label
 
+from ..errors import EmotuiError
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
 from ..progress_render import shown
@@ -60,6 +61,7 @@ class MonitorPane(JobPane):
         self.pending_tracks: dict[str, Prediction] = {}
         self.slow_drawn = 0.0
         self.restart = False  # watch again once the current watch has ended (the model changed)
+        self.neutral = None  # the watch's pinned neutral faces (emotui.live.neutral.NeutralPins), set by the n key
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -137,12 +139,30 @@ class MonitorPane(JobPane):
         self.history.clear()
         self.frame_times.clear()
         self.set_headline("opening")
+        self.neutral = self.jobs.neutral_pins()  # a neutral is the person's of one watch: a new watch starts without
         self._show_status()
-        self._watch(source, self.model, interval, self.begin())
+        self._watch(source, self.model, interval, self.begin(), self.neutral)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
-    def _watch(self, source: str, model: Path | None, interval: float, done) -> object:  # noqa: ANN001
-        return self.call_job(done, self.jobs.watch, source, model_dir=model, interval=interval)
+    def _watch(self, source: str, model: Path | None, interval: float, done, neutral) -> object:  # noqa: ANN001
+        pins = {} if neutral is None else {"neutral": neutral}  # jobs without the real monitor take none
+        return self.call_job(done, self.jobs.watch, source, model_dir=model, interval=interval, **pins)
+
+    def set_neutral(self) -> None:
+        """The n key: the latest frame's face is the person's neutral face, their reference from now on."""
+        if not self.running:
+            self.notify("press w to watch first: the neutral face is taken from the latest frame", severity="warning")
+            return
+        if self.neutral is None:
+            self.notify("this watch takes no neutral face (a stand-in source)", severity="warning")
+            return
+        try:
+            message = self.neutral.set_from_latest()
+        except EmotuiError as exc:  # no face in view, or several: the user says which, by being alone in view
+            self.notify(str(exc), title="neutral face not set", severity="warning")
+            return
+        self.notify(message, title="neutral face")
+        self._show_status()
 
     @property
     def fps(self) -> float | None:
@@ -153,8 +173,10 @@ class MonitorPane(JobPane):
     def _show_status(self) -> None:
         fps = f"{self.fps:.1f}" if self.fps is not None else "-"
         latency = f"{self.latency:.0f} ms" if self.latency is not None else "-"
+        neutral = self.neutral.status() if self.neutral is not None and self.camera != "off" else None
         self.query_one("#monitor-status", FixedText).update(
-            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}  session {shown(self.session or '-')}")
+            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}{f'  {neutral}' if neutral else ''}  "
+            f"session {shown(self.session or '-')}")
 
     @on(JobEvent)
     def _event(self, message: JobEvent) -> None:
