@@ -7,36 +7,33 @@ type; Enter or Escape leaves the field. The app opens with the focus on the pane
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual import events
-from textual.events import DeliveryFailed
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 
+from .app_exports import ExportsSessions
+from .app_models import ChoosesModels
 from .extract_pane import ExtractPane
 from .help_screen import HelpScreen
 from .heap import CHECK_SECONDS, HeapKeeper
-from .job_pane import JobPane, describe_error
-from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
-from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
-from .models_view import ModelsScreen, NewModelScreen
+from .job_pane import JobPane
+from .jobs import Jobs, real_jobs
+from .messages import FeaturesReady, PaneStatus, RunsDeferred
+from .models_view import ModelsScreen
 from .monitor_pane import MonitorPane
+from .palette import app_commands
+from .runner import EXIT_GRACE_SECONDS, finish_jobs, run_until_closed, wait_all  # noqa: F401 - their home was here
 from .sessions_view import SessionsView
 from .train_pane import TrainPane
 
 QUIT_WAIT_SECONDS = 1.0
-# After the screen is gone, how much longer a job's thread may take to finish (the training saving its model,
-# extraction its last batches) before the process ends anyway, losing only the work in flight, as a kill would.
-EXIT_GRACE_SECONDS = 1.5
 # How long a thread keeps the GIL before another that wants it gets it (Python's default: 5 ms). A repaint is 20-40
 # ms of Python; at 5 ms slices it alternated with the monitor thread's Python and took twice as long while jobs ran
 # (bench_tui.py busy p95 105-140 ms; 70-97 ms at 20-50 ms).
@@ -60,7 +57,7 @@ class Settings:
     prior: str = "data"  # the monitor's class prior (emotui.learn.predictor.PRIORS)
 
 
-class EmotuiApp(RunsDeferred, App):
+class EmotuiApp(ExportsSessions, ChoosesModels, RunsDeferred, App):
     CSS_PATH = "app.tcss"
     TITLE = "emotui"
     AUTO_FOCUS = "Tabs"
@@ -87,8 +84,7 @@ class EmotuiApp(RunsDeferred, App):
         super().__init__()
         self.settings = settings or Settings()
         self.jobs = jobs or real_jobs(self.settings.landmarker, self.settings.prior)
-        self.last_export: Path | None = None
-        self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
+        self.job_events: list = []  # threading.Events, one per job started; set when its thread returns
         self.heap = HeapKeeper()
 
     def compose(self) -> ComposeResult:
@@ -152,24 +148,12 @@ class EmotuiApp(RunsDeferred, App):
         else:
             self.push_screen(HelpScreen())
 
-    def action_models(self) -> None:
-        if isinstance(self.screen, ModelsScreen):
-            self.screen.dismiss()
-        else:
-            self.push_screen(ModelsScreen(self.jobs, self.query_one(MonitorPane).model, self.use_model,
-                                          also=[self.settings.model]))
-
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,  # noqa: ANN001
                markup: bool = True) -> None:
         """Every notification is shown as it reads, never as markup: they quote file names, sources and errors
         (`a[/]b.mp4` would be a MarkupError, `[bold]` a style), and none of ours is styled. Widgets' and
         screens' notify() come here too."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
-
-    def use_model(self, entry) -> None:  # noqa: ANN001 - a model_catalog.ModelEntry
-        self.query_one(MonitorPane).use_model(None if entry.default else entry.path)
-        self._show_state()
-        self.notify(f"{entry.name}: {entry.figures()}", title="the monitor's model", timeout=8)
 
     def action_leave_field(self) -> None:
         self.query_one(TabbedContent).query_one(Tabs).focus()
@@ -211,38 +195,6 @@ class EmotuiApp(RunsDeferred, App):
     def action_neutral(self) -> None:
         self._pane(MonitorPane, "monitor").set_neutral()
 
-    def action_export(self, fmt: str = "csv") -> None:
-        session = self.query_one(MonitorPane).session
-        if not session:
-            self.notify("nothing to export yet: press w to watch first", severity="warning")
-            return
-        self.export_session(session, fmt)
-
-    def export_session(self, session: str, fmt: str, out: Path | None = None) -> None:
-        """Any session of the log as `fmt` to `out` (default: the exports folder), in a thread."""
-        self._export(session, fmt, out or export_path(session, fmt))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def _export(self, session: str, fmt: str, out: Path) -> None:
-        try:
-            path = self.jobs.export(session, fmt, out)
-        except Exception as exc:  # noqa: BLE001 - an export failure is reported, the app goes on
-            self.notify(describe_error(exc), title="export failed", severity="error", timeout=10)
-            return
-        self.post_call(self._exported, Path(path))
-
-    def _exported(self, path: Path) -> None:
-        self.last_export = path
-        if self.is_web:
-            # A browser under textual-serve downloads it; the server's path would mean nothing to its user.
-            self.deliver_binary(path)
-            self.notify(f"{path.name}: your browser is downloading it", title="session exported", timeout=10)
-            return
-        self.notify(str(path), title="session exported", timeout=10)
-
-    def on_delivery_failed(self, event: DeliveryFailed) -> None:
-        self.notify(describe_error(event.exception), title="download failed", severity="error", timeout=10)
-
     async def action_quit(self) -> None:
         """Stop every job, give the threads a second to let go of the camera and files, then leave."""
         panes = list(self.query(JobPane))
@@ -252,30 +204,13 @@ class EmotuiApp(RunsDeferred, App):
         self.workers.cancel_all()
         waiting = [pane.job_done for pane in panes if pane.job_done is not None and not pane.job_done.is_set()]
         if waiting:
-            await asyncio.to_thread(_wait_all, waiting, QUIT_WAIT_SECONDS)
+            await asyncio.to_thread(wait_all, waiting, QUIT_WAIT_SECONDS)
         self.exit()
 
     # ------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Extract: start or stop (e)", "Extract landmarks from the dataset", self.action_extract)
-        yield SystemCommand("Train: start or stop (t)", "Train a model on the extracted features", self.action_train)
-        yield SystemCommand("Watch: start or stop (w)", "Watch the source live", self.action_watch)
-        for fmt in EXPORT_FORMATS:
-            yield SystemCommand(f"Export session as {fmt.upper()}" + (" (x)" if fmt == "csv" else ""),
-                                "Write the current monitor session's predictions",
-                                lambda fmt=fmt: self.action_export(fmt))
-        yield SystemCommand("Help: keys, columns, files (?)", "What every key, column and marker means",
-                            self.action_help)
-        yield SystemCommand("Sessions: every logged session, its chart, its export (s)",
-                            "List the prediction log's sessions; X exports the highlighted one",
-                            lambda: self.action_show_pane("sessions"))
-        yield SystemCommand("Models: list them, pick the monitor's (m)",
-                            "Every model found, its test figures, data and date", self.action_models)
-        yield SystemCommand("Face preview: show or hide (p)", "Landmark points only, no pixels", self.action_preview)
-        for tab, key in (("extract", 1), ("train", 2), ("monitor", 3)):
-            yield SystemCommand(f"Show the {tab} pane ({key})", f"Switch to the {tab} pane",
-                                lambda tab=tab: self.action_show_pane(tab))
+        yield from app_commands(self)
 
     # ------------------------------------------------------------ state between panes
     @on(FeaturesReady)
@@ -284,30 +219,6 @@ class EmotuiApp(RunsDeferred, App):
         for pane in self.query(TrainPane):
             pane.use_features([message.path])
 
-    @on(ModelReady)
-    def _model_ready(self, message: ModelReady) -> None:
-        self._offer_model(message.path, self.query_one(MonitorPane).model)
-
-    @work(thread=True, exit_on_error=False, group="models")
-    def _offer_model(self, new: Path, current: Path | None) -> None:
-        """The new model beside the one in use, for the user to choose: never switched to without asking."""
-        try:
-            entries = self.jobs.describe_model(new), self.jobs.describe_model(current)
-        except Exception as exc:  # noqa: BLE001 - the run's model stays on disk; m lists it
-            self.notify(describe_error(exc), title="cannot read the new model", severity="error", timeout=10)
-            return
-        self.post_call(self._ask_model, *entries)
-
-    def _ask_model(self, new, current) -> None:  # noqa: ANN001 - model_catalog.ModelEntry
-        def answer(use: bool | None) -> None:
-            if use:
-                self.use_model(new)
-            else:
-                self.notify(f"the monitor keeps {current.name}; {new.name} is kept on disk (m lists the models)",
-                            title="new model not used", timeout=8)
-
-        self.push_screen(NewModelScreen(new, current), answer)
-
     @on(PaneStatus)
     def _show_state(self) -> None:
         jobs = "  ".join(f"{pane.job_name}: {pane.headline}" for pane in self.query(JobPane))
@@ -315,44 +226,7 @@ class EmotuiApp(RunsDeferred, App):
         self.sub_title = f"model: {self.query_one(MonitorPane).model_name}  {jobs}"
 
 
-def _wait_all(events, timeout: float) -> None:  # noqa: ANN001
-    import time
-
-    deadline = time.monotonic() + timeout
-    for event in events:
-        event.wait(max(0.0, deadline - time.monotonic()))
-
-
 def run_app(settings: Settings) -> None:
-    """Run the dashboard; the process ends within EXIT_GRACE_SECONDS of the screen closing.
-
-    App.run() would end with asyncio.run(), which waits for every thread of the loop's executor with no time
-    limit, so a job thread slow to stop (MediaPipe on a starved CPU, a final save) kept the process alive."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Run the dashboard; the process ends within EXIT_GRACE_SECONDS of the screen closing (emotui.tui.runner)."""
     app = EmotuiApp(settings)
-    loop = asyncio.new_event_loop()
-    executor = ThreadPoolExecutor(thread_name_prefix="emotui-worker")
-    loop.set_default_executor(executor)
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(app.run_async())
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-        executor.shutdown(wait=False, cancel_futures=True)
-    if not finish_jobs(app.job_events, EXIT_GRACE_SECONDS):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(app.return_code or 0)  # the executor's threads would otherwise be joined at interpreter exit
-
-
-def finish_jobs(events: list[threading.Event], timeout: float) -> bool:
-    """Wait up to `timeout` seconds for the job threads; True when all have returned."""
-    _wait_all([e for e in events if not e.is_set()], timeout)
-    return all(e.is_set() for e in events)
+    run_until_closed(app, app.job_events)

@@ -10,7 +10,6 @@ import pytest
 from emotui.live.logstore import LogStore
 from emotui.tui.app import EmotuiApp, Settings
 from emotui.tui.help_screen import HelpScreen
-from emotui.tui.monitor_pane import MonitorPane
 
 from ..conftest import MEDIA
 from ..tui_helpers import notifications, run, shown, start_watching, text_of, wait_until
@@ -22,7 +21,7 @@ def _app(source: Path, model: Path | None) -> EmotuiApp:
     return EmotuiApp(Settings(source=str(source), interval=0.0, model=model))
 
 
-async def _stop(app, pilot, monitor) -> None:  # noqa: ANN001
+async def _stop(app, pilot, monitor) -> None:
     await pilot.press("w")
     await wait_until(pilot, lambda: not monitor.running, timeout=30, what="the watch to stop")
 
