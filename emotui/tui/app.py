@@ -21,6 +21,7 @@ from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 from .app_exports import ExportsSessions
 from .app_models import ChoosesModels
 from .extract_pane import ExtractPane
+from .header_text import header_text, room
 from .help_screen import HelpScreen
 from .heap import CHECK_SECONDS, HeapKeeper
 from .job_pane import JobPane
@@ -221,9 +222,12 @@ class EmotuiApp(ExportsSessions, ChoosesModels, RunsDeferred, App):
 
     @on(PaneStatus)
     def _show_state(self) -> None:
-        jobs = "  ".join(f"{pane.job_name}: {pane.headline}" for pane in self.query(JobPane))
-        # the model first: at 80 columns the header cuts the end
-        self.sub_title = f"model: {self.query_one(MonitorPane).model_name}  {jobs}"
+        jobs = [(pane.job_name, pane.headline) for pane in self.query(JobPane)]
+        model = self.query_one(MonitorPane).model_name
+        self.sub_title = header_text(model, jobs, room(self.size.width, self.title))
+
+    def on_resize(self) -> None:
+        self._show_state()  # the header's wording depends on the width
 
 
 def run_app(settings: Settings) -> None:

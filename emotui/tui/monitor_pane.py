@@ -23,8 +23,10 @@ from .fields import PathInput, shorten_middle
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent
+from .monitor_text import BOX_FULL, BOX_FULL_FROM, BOX_SHORT, box_text, label_lines, status_text
 
 MODEL_NAME_WIDTH = 24  # app.tcss #model-name max-width
+BIG_LABEL_ROWS = 3  # app.tcss #big-label height
 HISTORY_FRAMES = 60  # the sliding window of the history chart, in analysed frames
 RECENT_ROWS = 200
 REDRAW_SECONDS = 0.25  # widgets follow the predictions at most this often, however fast they arrive
@@ -62,6 +64,8 @@ class MonitorPane(JobPane):
         self.slow_drawn = 0.0
         self.restart = False  # watch again once the current watch has ended (the model changed)
         self.neutral = None  # the watch's pinned neutral faces (emotui.live.neutral.NeutralPins), set by the n key
+        self.full_boxes = False  # the tracks' boxes with their position (a wide pane)
+        self.boxes: dict[str, object] = {}  # each track row's box, to write again when the width changes
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -76,7 +80,8 @@ class MonitorPane(JobPane):
             with Vertical(id="now"):
                 yield FixedText("press w to watch", id="big-label")
                 yield ProbabilityBars(id="probs")
-            yield LineChart("emotion history (colours as the bars)", id="history-chart", ylim=(0.0, 1.0), xlabel="frame")
+            yield LineChart("emotion history (colours as the bars)", id="history-chart", ylim=(0.0, 1.0), xlabel="frame",
+                            fitted=True)
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
             yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
@@ -90,12 +95,23 @@ class MonitorPane(JobPane):
             recent.add_column(name, key=name, width=width)
         tracks = self.query_one("#tracks", MeasuredTable)
         # the box, least needed, is what a narrow screen cuts
-        for name, width in (("face", 4), ("label", 8), ("conf", 4), ("frame", 5), ("box", 21)):
+        for name, width in (("face", 4), ("label", 8), ("conf", 4), ("frame", 5), ("box", BOX_SHORT)):
             tracks.add_column(name, key=name, width=width)
         self.query_one("#preview").display = False
         self.query_one("#probs", ProbabilityBars).show(None)
         self._show_status()
         self.set_interval(REDRAW_SECONDS, self._redraw)
+
+    def on_resize(self) -> None:
+        self._show_status()  # its wording depends on the width
+        full = self.size.width >= BOX_FULL_FROM
+        if full != self.full_boxes:
+            self.full_boxes = full
+            tracks = self.query_one("#tracks", MeasuredTable)
+            tracks.columns["box"].width = BOX_FULL if full else BOX_SHORT
+            for key, bbox in self.boxes.items():
+                tracks.update_cell(key, "box", box_text(bbox, full))
+            tracks.refresh(layout=True)
 
     @property
     def model_name(self) -> str:
@@ -174,9 +190,9 @@ class MonitorPane(JobPane):
         fps = f"{self.fps:.1f}" if self.fps is not None else "-"
         latency = f"{self.latency:.0f} ms" if self.latency is not None else "-"
         neutral = self.neutral.status() if self.neutral is not None and self.camera != "off" else None
-        self.query_one("#monitor-status", FixedText).update(
-            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}{f'  {neutral}' if neutral else ''}  "
-            f"session {shown(self.session or '-')}")
+        status = self.query_one("#monitor-status", FixedText)
+        status.update(status_text(self.source, self.camera, fps, latency, neutral, shown(self.session or "-"),
+                                  status.size.width or 78))
 
     @on(JobEvent)
     def _event(self, message: JobEvent) -> None:
@@ -235,12 +251,9 @@ class MonitorPane(JobPane):
     def _update_track(self, p: Prediction) -> None:
         table = self.query_one("#tracks", MeasuredTable)
         key = str(p.track)
-        box = "-"
-        if p.bbox:
-            x0, y0, x1, y1 = (int(v) for v in p.bbox)
-            box = f"{x1 - x0}x{y1 - y0} at {x0},{y0}"
+        self.boxes[key] = p.bbox
         values = {"face": key, "label": shown(p.label or "-"), "conf": f"{p.confidence:.0%}", "frame": str(p.frame),
-                  "box": box}
+                  "box": box_text(p.bbox, self.full_boxes)}
         if key in table.rows:
             for column, value in values.items():
                 table.update_cell(key, column, value)
@@ -280,7 +293,8 @@ class MonitorPane(JobPane):
         self._redraw(force=True)
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#big-label", FixedText).update(shown(describe_error(message.error)[:60]))
+            label = self.query_one("#big-label", FixedText)
+            label.update(shown(label_lines(describe_error(message.error), label.size.width or 32, BIG_LABEL_ROWS)))
         else:
             self.set_headline("stopped" if self.stopping else "ended")
         if self.restart:
