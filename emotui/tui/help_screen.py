@@ -88,8 +88,9 @@ def help_content() -> Group:
                             "from then on against its own running mean face"),
             ("face", "the track id: the same face keeps it from frame to frame"),
             ("box", "the face's width x height at x,y, in pixels of the frame"),
-            ("status", ("camera state, frames analysed per second, last latency, session id (for emotui export); "
-                        "'neutral: face 1': that face is judged against the neutral face set with n")),
+            ("status", ("the source (camera, video, file, folder or stream) and its state, frames analysed per "
+                        "second (fps), last latency, session id (for emotui export); 'neutral: face 1': that face "
+                        "is judged against the neutral face set with n")),
             ("Model", "the model in use (also in the header); a finished training asks before the monitor uses it"),
         )),
         Text(),

@@ -17,13 +17,14 @@ from ..errors import EmotuiError
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
 from ..progress_render import shown
-from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, MeasuredTable, ProbabilityBars
+from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, ProbabilityBars
 from .face_preview import FacePreview
 from .fields import PathInput, shorten_middle
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent
-from .monitor_text import BOX_FULL, BOX_FULL_FROM, BOX_SHORT, box_text, label_lines, status_text
+from .monitor_text import BOX_FULL_FROM, label_lines, status_text
+from .tracks_table import TracksTable
 
 MODEL_NAME_WIDTH = 24  # app.tcss #model-name max-width
 BIG_LABEL_ROWS = 3  # app.tcss #big-label height
@@ -64,8 +65,6 @@ class MonitorPane(JobPane):
         self.slow_drawn = 0.0
         self.restart = False  # watch again once the current watch has ended (the model changed)
         self.neutral = None  # the watch's pinned neutral faces (emotui.live.neutral.NeutralPins), set by the n key
-        self.full_boxes = False  # the tracks' boxes with their position (a wide pane)
-        self.boxes: dict[str, object] = {}  # each track row's box, to write again when the width changes
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -85,7 +84,7 @@ class MonitorPane(JobPane):
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
             yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
-            yield MeasuredTable(id="tracks", cursor_type="row")
+            yield TracksTable(id="tracks")
 
     def on_mount(self) -> None:
         # Fixed widths, each its column's widest value: measured widths grew with whatever values happened to be
@@ -93,10 +92,6 @@ class MonitorPane(JobPane):
         recent = self.query_one("#recent", BatchedTable)
         for name, width in (("time", 8), ("frame", 5), ("face", 4), ("label", 8), ("conf", 4)):
             recent.add_column(name, key=name, width=width)
-        tracks = self.query_one("#tracks", MeasuredTable)
-        # the box, least needed, is what a narrow screen cuts
-        for name, width in (("face", 4), ("label", 8), ("conf", 4), ("frame", 5), ("box", BOX_SHORT)):
-            tracks.add_column(name, key=name, width=width)
         self.query_one("#preview").display = False
         self.query_one("#probs", ProbabilityBars).show(None)
         self._show_status()
@@ -104,14 +99,7 @@ class MonitorPane(JobPane):
 
     def on_resize(self) -> None:
         self._show_status()  # its wording depends on the width
-        full = self.size.width >= BOX_FULL_FROM
-        if full != self.full_boxes:
-            self.full_boxes = full
-            tracks = self.query_one("#tracks", MeasuredTable)
-            tracks.columns["box"].width = BOX_FULL if full else BOX_SHORT
-            for key, bbox in self.boxes.items():
-                tracks.update_cell(key, "box", box_text(bbox, full))
-            tracks.refresh(layout=True)
+        self.query_one("#tracks", TracksTable).show_full_boxes(self.size.width >= BOX_FULL_FROM)
 
     @property
     def model_name(self) -> str:
@@ -248,18 +236,6 @@ class MonitorPane(JobPane):
         if not self.stopping:
             self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
 
-    def _update_track(self, p: Prediction) -> None:
-        table = self.query_one("#tracks", MeasuredTable)
-        key = str(p.track)
-        self.boxes[key] = p.bbox
-        values = {"face": key, "label": shown(p.label or "-"), "conf": f"{p.confidence:.0%}", "frame": str(p.frame),
-                  "box": box_text(p.bbox, self.full_boxes)}
-        if key in table.rows:
-            for column, value in values.items():
-                table.update_cell(key, column, value)
-        else:
-            table.add_row(*values.values(), key=key)
-
     def _redraw(self, force: bool = False) -> None:
         """Cheap parts (label, bars, status) up to 4 times a second; tables and chart, which make Textual lay out
         the screen or take tens of ms to draw, once a second."""
@@ -280,7 +256,7 @@ class MonitorPane(JobPane):
         self.query_one("#recent", BatchedTable).flush()
         tracks, self.pending_tracks = self.pending_tracks, {}
         for p in tracks.values():
-            self._update_track(p)
+            self.query_one("#tracks", TracksTable).show(p)
         x = [float(frame) for frame, _ in self.history]
         self.query_one("#history-chart", LineChart).draw(
             {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
