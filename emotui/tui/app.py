@@ -7,42 +7,44 @@ type; Enter or Escape leaves the field. The app opens with the focus on the pane
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from textual import on, work
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual import events
-from textual.events import DeliveryFailed
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, TabbedContent, TabPane, Tabs
 
+from .app_exports import ExportsSessions
+from .app_models import ChoosesModels
 from .extract_pane import ExtractPane
+from .header_text import header_text, room
 from .help_screen import HelpScreen
 from .heap import CHECK_SECONDS, HeapKeeper
-from .job_pane import JobPane, describe_error
-from .jobs import EXPORT_FORMATS, Jobs, export_path, real_jobs
-from .messages import FeaturesReady, ModelReady, PaneStatus, RunsDeferred
-from .models_view import ModelsScreen, NewModelScreen
+from .job_pane import JobPane
+from .jobs import Jobs, real_jobs
+from .messages import FeaturesReady, PaneStatus, RunsDeferred
+from .models_view import ModelsScreen
 from .monitor_pane import MonitorPane
+from .palette import app_commands
+from .runner import EXIT_GRACE_SECONDS, finish_jobs, run_until_closed, wait_all  # noqa: F401 - their home was here
 from .sessions_view import SessionsView
 from .train_pane import TrainPane
 
 QUIT_WAIT_SECONDS = 1.0
-# After the screen is gone, how much longer a job's thread may take to finish (the training saving its model,
-# extraction its last batches) before the process ends anyway, losing only the work in flight, as a kill would.
-EXIT_GRACE_SECONDS = 1.5
 # How long a thread keeps the GIL before another that wants it gets it (Python's default: 5 ms). A repaint is 20-40
 # ms of Python; at 5 ms slices it alternated with the monitor thread's Python and took twice as long while jobs ran
 # (bench_tui.py busy p95 105-140 ms; 70-97 ms at 20-50 ms).
 GIL_SLICE_SECONDS = 0.02
 # Letter keys that a focused text field keeps for typing.
-LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help", "models"}
+LETTER_ACTIONS = {"extract", "train", "watch", "export", "preview", "quit", "show_pane", "help", "models", "neutral",
+                  "extract_unlisted", "train_unlisted"}
+# The monitor pane's footer lists n (its neutral key) instead of e and t, which at 80 columns leave it no room; e and
+# t still work there, through their unlisted twins.
+LISTED_OFF_MONITOR = {"extract", "train"}
 
 
 @dataclass(frozen=True)
@@ -56,16 +58,19 @@ class Settings:
     prior: str = "data"  # the monitor's class prior (emotui.learn.predictor.PRIORS)
 
 
-class EmotuiApp(RunsDeferred, App):
+class EmotuiApp(ExportsSessions, ChoosesModels, RunsDeferred, App):
     CSS_PATH = "app.tcss"
     TITLE = "emotui"
     AUTO_FOCUS = "Tabs"
     BINDINGS = [
         Binding("e", "extract", "Extract", priority=True),
         Binding("t", "train", "Train", priority=True),
+        Binding("e", "extract_unlisted", "Extract", show=False, priority=True),
+        Binding("t", "train_unlisted", "Train", show=False, priority=True),
         Binding("w", "watch", "Watch", priority=True),
         Binding("x", "export", "Export", priority=True),
         Binding("p", "preview", "Preview", priority=True),
+        Binding("n", "neutral", "Neutral", priority=True),
         Binding("s", "show_pane('sessions')", "Sessions", priority=True),
         Binding("m", "models", "Models", priority=True),
         Binding("q", "quit", "Quit", priority=True),
@@ -80,8 +85,7 @@ class EmotuiApp(RunsDeferred, App):
         super().__init__()
         self.settings = settings or Settings()
         self.jobs = jobs or real_jobs(self.settings.landmarker, self.settings.prior)
-        self.last_export: Path | None = None
-        self.job_events: list[threading.Event] = []  # one per job started; set when its thread returns
+        self.job_events: list = []  # threading.Events, one per job started; set when its thread returns
         self.heap = HeapKeeper()
 
     def compose(self) -> ComposeResult:
@@ -129,6 +133,10 @@ class EmotuiApp(RunsDeferred, App):
             # except ? that closes the help and q that still quits.
             return action == "quit" and not editing or action == "help" and isinstance(self.screen, HelpScreen) \
                 or action == "models" and isinstance(self.screen, ModelsScreen)
+        panes = self.screen.query(TabbedContent)  # none yet while the app starts
+        on_monitor = bool(panes) and panes.first().active == "monitor"
+        if action in LISTED_OFF_MONITOR and on_monitor or action == "neutral" and not on_monitor:
+            return False
         if action in LETTER_ACTIONS:
             return not editing
         if action == "leave_field":
@@ -141,24 +149,12 @@ class EmotuiApp(RunsDeferred, App):
         else:
             self.push_screen(HelpScreen())
 
-    def action_models(self) -> None:
-        if isinstance(self.screen, ModelsScreen):
-            self.screen.dismiss()
-        else:
-            self.push_screen(ModelsScreen(self.jobs, self.query_one(MonitorPane).model, self.use_model,
-                                          also=[self.settings.model]))
-
     def notify(self, message: str, *, title: str = "", severity="information", timeout: float | None = None,  # noqa: ANN001
                markup: bool = True) -> None:
         """Every notification is shown as it reads, never as markup: they quote file names, sources and errors
         (`a[/]b.mp4` would be a MarkupError, `[bold]` a style), and none of ours is styled. Widgets' and
         screens' notify() come here too."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
-
-    def use_model(self, entry) -> None:  # noqa: ANN001 - a model_catalog.ModelEntry
-        self.query_one(MonitorPane).use_model(None if entry.default else entry.path)
-        self._show_state()
-        self.notify(f"{entry.name}: {entry.figures()}", title="the monitor's model", timeout=8)
 
     def action_leave_field(self) -> None:
         self.query_one(TabbedContent).query_one(Tabs).focus()
@@ -187,37 +183,18 @@ class EmotuiApp(RunsDeferred, App):
         pane = self._pane(MonitorPane, "monitor")
         self.notify("face preview on" if pane.toggle_preview() else "face preview off", timeout=2)
 
-    def action_export(self, fmt: str = "csv") -> None:
-        session = self.query_one(MonitorPane).session
-        if not session:
-            self.notify("nothing to export yet: press w to watch first", severity="warning")
-            return
-        self.export_session(session, fmt)
+    @on(TabbedContent.TabActivated)
+    def _pane_shown(self) -> None:
+        self.refresh_bindings()  # the footer's keys depend on the pane (check_action)
 
-    def export_session(self, session: str, fmt: str, out: Path | None = None) -> None:
-        """Any session of the log as `fmt` to `out` (default: the exports folder), in a thread."""
-        self._export(session, fmt, out or export_path(session, fmt))
+    def action_extract_unlisted(self) -> None:
+        self.action_extract()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
-    def _export(self, session: str, fmt: str, out: Path) -> None:
-        try:
-            path = self.jobs.export(session, fmt, out)
-        except Exception as exc:  # noqa: BLE001 - an export failure is reported, the app goes on
-            self.notify(describe_error(exc), title="export failed", severity="error", timeout=10)
-            return
-        self.post_call(self._exported, Path(path))
+    def action_train_unlisted(self) -> None:
+        self.action_train()
 
-    def _exported(self, path: Path) -> None:
-        self.last_export = path
-        if self.is_web:
-            # A browser under textual-serve downloads it; the server's path would mean nothing to its user.
-            self.deliver_binary(path)
-            self.notify(f"{path.name}: your browser is downloading it", title="session exported", timeout=10)
-            return
-        self.notify(str(path), title="session exported", timeout=10)
-
-    def on_delivery_failed(self, event: DeliveryFailed) -> None:
-        self.notify(describe_error(event.exception), title="download failed", severity="error", timeout=10)
+    def action_neutral(self) -> None:
+        self._pane(MonitorPane, "monitor").set_neutral()
 
     async def action_quit(self) -> None:
         """Stop every job, give the threads a second to let go of the camera and files, then leave."""
@@ -228,30 +205,13 @@ class EmotuiApp(RunsDeferred, App):
         self.workers.cancel_all()
         waiting = [pane.job_done for pane in panes if pane.job_done is not None and not pane.job_done.is_set()]
         if waiting:
-            await asyncio.to_thread(_wait_all, waiting, QUIT_WAIT_SECONDS)
+            await asyncio.to_thread(wait_all, waiting, QUIT_WAIT_SECONDS)
         self.exit()
 
     # ------------------------------------------------------------ command palette
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        yield SystemCommand("Extract: start or stop (e)", "Extract landmarks from the dataset", self.action_extract)
-        yield SystemCommand("Train: start or stop (t)", "Train a model on the extracted features", self.action_train)
-        yield SystemCommand("Watch: start or stop (w)", "Watch the source live", self.action_watch)
-        for fmt in EXPORT_FORMATS:
-            yield SystemCommand(f"Export session as {fmt.upper()}" + (" (x)" if fmt == "csv" else ""),
-                                "The sessions view's highlighted session when it is shown, else the monitor's",
-                                lambda fmt=fmt: self.query_one(SessionsView).export_from_palette(fmt))
-        yield SystemCommand("Help: keys, columns, files (?)", "What every key, column and marker means",
-                            self.action_help)
-        yield SystemCommand("Sessions: every logged session, its chart, its export (s)",
-                            "List the prediction log's sessions; X exports the highlighted one",
-                            lambda: self.action_show_pane("sessions"))
-        yield SystemCommand("Models: list them, pick the monitor's (m)",
-                            "Every model found, its test figures, data and date", self.action_models)
-        yield SystemCommand("Face preview: show or hide (p)", "Landmark points only, no pixels", self.action_preview)
-        for tab, key in (("extract", 1), ("train", 2), ("monitor", 3)):
-            yield SystemCommand(f"Show the {tab} pane ({key})", f"Switch to the {tab} pane",
-                                lambda tab=tab: self.action_show_pane(tab))
+        yield from app_commands(self)
 
     # ------------------------------------------------------------ state between panes
     @on(FeaturesReady)
@@ -260,75 +220,17 @@ class EmotuiApp(RunsDeferred, App):
         for pane in self.query(TrainPane):
             pane.use_features([message.path])
 
-    @on(ModelReady)
-    def _model_ready(self, message: ModelReady) -> None:
-        self._offer_model(message.path, self.query_one(MonitorPane).model)
-
-    @work(thread=True, exit_on_error=False, group="models")
-    def _offer_model(self, new: Path, current: Path | None) -> None:
-        """The new model beside the one in use, for the user to choose: never switched to without asking."""
-        try:
-            entries = self.jobs.describe_model(new), self.jobs.describe_model(current)
-        except Exception as exc:  # noqa: BLE001 - the run's model stays on disk; m lists it
-            self.notify(describe_error(exc), title="cannot read the new model", severity="error", timeout=10)
-            return
-        self.post_call(self._ask_model, *entries)
-
-    def _ask_model(self, new, current) -> None:  # noqa: ANN001 - model_catalog.ModelEntry
-        def answer(use: bool | None) -> None:
-            if use:
-                self.use_model(new)
-            else:
-                self.notify(f"the monitor keeps {current.name}; {new.name} is kept on disk (m lists the models)",
-                            title="new model not used", timeout=8)
-
-        self.push_screen(NewModelScreen(new, current), answer)
-
     @on(PaneStatus)
     def _show_state(self) -> None:
-        jobs = "  ".join(f"{pane.job_name}: {pane.headline}" for pane in self.query(JobPane))
-        # the model first: at 80 columns the header cuts the end
-        self.sub_title = f"model: {self.query_one(MonitorPane).model_name}  {jobs}"
+        jobs = [(pane.job_name, pane.headline) for pane in self.query(JobPane)]
+        model = self.query_one(MonitorPane).model_name
+        self.sub_title = header_text(model, jobs, room(self.size.width, self.title))
 
-
-def _wait_all(events, timeout: float) -> None:  # noqa: ANN001
-    import time
-
-    deadline = time.monotonic() + timeout
-    for event in events:
-        event.wait(max(0.0, deadline - time.monotonic()))
+    def on_resize(self) -> None:
+        self._show_state()  # the header's wording depends on the width
 
 
 def run_app(settings: Settings) -> None:
-    """Run the dashboard; the process ends within EXIT_GRACE_SECONDS of the screen closing.
-
-    App.run() would end with asyncio.run(), which waits for every thread of the loop's executor with no time
-    limit, so a job thread slow to stop (MediaPipe on a starved CPU, a final save) kept the process alive."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """Run the dashboard; the process ends within EXIT_GRACE_SECONDS of the screen closing (emotui.tui.runner)."""
     app = EmotuiApp(settings)
-    loop = asyncio.new_event_loop()
-    executor = ThreadPoolExecutor(thread_name_prefix="emotui-worker")
-    loop.set_default_executor(executor)
-    asyncio.set_event_loop(loop)
-    try:
-        loop.run_until_complete(app.run_async())
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
-        loop.run_until_complete(loop.shutdown_asyncgens())
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-        executor.shutdown(wait=False, cancel_futures=True)
-    if not finish_jobs(app.job_events, EXIT_GRACE_SECONDS):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(app.return_code or 0)  # the executor's threads would otherwise be joined at interpreter exit
-
-
-def finish_jobs(events: list[threading.Event], timeout: float) -> bool:
-    """Wait up to `timeout` seconds for the job threads; True when all have returned."""
-    _wait_all([e for e in events if not e.is_set()], timeout)
-    return all(e.is_set() for e in events)
+    run_until_closed(app, app.job_events)

@@ -54,6 +54,19 @@ def integer_ticks(low: float, high: float, most: int) -> list[int]:
     return list(range(first, high + 1, step)) or [low]
 
 
+# Below this height a line chart drops its title and x label (80x24's train pane); the frame and the x ticks take
+# CHART_FRAME_ROWS of the rest.
+SHORT_CHART_ROWS = 9
+CHART_FRAME_ROWS = 3
+
+
+def fraction_ticks(low: float, high: float, rows: int) -> list[float]:
+    """Evenly spaced y ticks for a fixed range, as many as the plot's rows hold (plotext's own left 2 labels on a
+    3-row 0-1 chart): 5 from 5 rows, 3 from 3, both ends from fewer."""
+    count = 5 if rows >= 5 else 3 if rows >= 3 else 2
+    return [low + (high - low) * i / (count - 1) for i in range(count)]
+
+
 class CachedPlot(RunsDeferred, PlotextPlot):
     """A plotext plot built off the UI thread, once per data change and size, down to the lines Textual paints.
 
@@ -136,8 +149,10 @@ class LineChart(CachedPlot):
     """Named series over numeric x values (plotext 5 wants numbers, not dates or strings)."""
 
     def __init__(self, title: str, *, ylim: tuple[float, float] | None = None, xlabel: str = "",
-                 **kwargs) -> None:  # noqa: ANN003
+                 fitted: bool = False, **kwargs) -> None:  # noqa: ANN003
+        """`fitted`: even y ticks over `ylim`, and no title or x label where the chart is short (SHORT_CHART_ROWS)."""
         super().__init__(**kwargs)
+        self.fitted = fitted
         self.chart_title = title
         self.ylim = ylim
         self.xlabel = xlabel
@@ -147,13 +162,20 @@ class LineChart(CachedPlot):
              legend: bool = True, colors: Mapping[str, tuple[int, int, int]] | None = None) -> None:
         series = [(name, list(xs[name]), list(y)) for name, y in ys.items() if len(xs[name])]
         title, xlabel, ylim, colors = self.chart_title, self.xlabel, self.ylim, dict(colors or {})
+        fitted = self.fitted
 
         def setup(plt: Plot) -> None:
-            plt.title(title)
-            if xlabel:
-                plt.xlabel(xlabel)
+            _, height = plt.plot_size()
+            short = fitted and height < SHORT_CHART_ROWS
+            if not short:  # a short chart keeps its rows for the data: its legend and axes say what it is
+                plt.title(title)
+                if xlabel:
+                    plt.xlabel(xlabel)
             if ylim:
                 plt.ylim(*ylim)
+            if ylim and fitted:
+                ticks = fraction_ticks(*ylim, height - CHART_FRAME_ROWS - (0 if short else 2))
+                plt.yticks(ticks, [f"{t:.2f}" for t in ticks])
             for name, x, y in series:
                 plt.plot(x, y, label=name if legend else None, marker="braille", color=colors.get(name))
             xs_all = [v for _, x, _ in series for v in x]
@@ -278,10 +300,12 @@ class ProbabilityBars(FixedText):
         self.update(table)
 
 
-def confusion_table(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> Table:
+def confusion_table(matrix: Sequence[Sequence[int]], classes: Sequence[str], titled: bool = True) -> Table:
+    """`titled=False` (a short screen): no title row; the corner says that rows are the true classes."""
     # Class names shortened both ways, one space between columns: 8 counts and the per-class table fit 80 columns.
-    table = Table(title="Confusion (rows: true)", box=None, padding=(0, 0, 0, 1), title_justify="left")
-    table.add_column("")
+    table = Table(title="Confusion (rows: true)" if titled else None, box=None, padding=(0, 0, 0, 1),
+                  title_justify="left")
+    table.add_column("" if titled else "true")
     for name in classes:
         table.add_column(Text(short_class(name)), justify="right", min_width=3)  # a model's own class names
     for i, (name, row) in enumerate(zip(classes, matrix)):
@@ -290,8 +314,9 @@ def confusion_table(matrix: Sequence[Sequence[int]], classes: Sequence[str]) -> 
     return table
 
 
-def per_class_table(per_class: Mapping[str, Mapping[str, float]], classes: Sequence[str]) -> Table:
-    table = Table(title="Per class", box=None, padding=(0, 0, 0, 1), title_justify="left")
+def per_class_table(per_class: Mapping[str, Mapping[str, float]], classes: Sequence[str],
+                    titled: bool = True) -> Table:
+    table = Table(title="Per class" if titled else None, box=None, padding=(0, 0, 0, 1), title_justify="left")
     for col, justify in (("class", "left"), ("prec", "right"), ("recall", "right"), ("f1", "right"),
                          ("n", "right")):
         table.add_column(col, justify=justify)

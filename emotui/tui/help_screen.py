@@ -22,6 +22,8 @@ KEYS = (
     ("w", "start or stop watching the source"),
     ("x", "export the monitor's session as CSV (JSONL, Parquet: command palette)"),
     ("p", "face preview: the 478 landmarks as points, no pixel of the image"),
+    ("n", ("this is my neutral face: the face in view, alone, is its person's rest face from now on, what a "
+           "model with references judges expressions against")),
     ("s", "the sessions: every logged session, the highlighted one's chart and label shares"),
     ("X", "in the sessions: export the highlighted session in the format and to the file above the list "
           "(Enter in that field or the Export button too; r reloads the list)"),
@@ -86,7 +88,9 @@ def help_content() -> Group:
                             "from then on against its own running mean face"),
             ("face", "the track id: the same face keeps it from frame to frame"),
             ("box", "the face's width x height at x,y, in pixels of the frame"),
-            ("status", "camera state, frames analysed per second, last latency, session id (for emotui export)"),
+            ("status", ("the source (camera, video, file, folder or stream) and its state, frames analysed per "
+                        "second (fps), last latency, session id (for emotui export); 'neutral: face 1': that face "
+                        "is judged against the neutral face set with n")),
             ("Model", "the model in use (also in the header); a finished training asks before the monitor uses it"),
         )),
         Text(),

@@ -58,6 +58,8 @@ class Jobs:
     # What the log and the features files hold (the sessions view, a dataset opened again): quick reads.
     features_state: Callable[[Path], Any] = lambda features: None  # -> emotui.data.features_file.FeaturesState | None
     sessions: Callable[[], list] = lambda: []  # -> [emotui.live.logstore.SessionInfo], oldest first
+    # A watch's pinned neutral faces (emotui.live.neutral.NeutralPins), which the neutral key sets: given to watch.
+    neutral_pins: Callable[[], Any] = lambda: neutral_pins()
     session_overview: Callable[[str], Any] = lambda session: None  # -> emotui.live.logstore.SessionOverview
 
 
@@ -137,12 +139,17 @@ def train(features: list[Path], out: Path, *, epochs: int, batch_size: int, lr: 
 
 
 def watch(source: str, *, model_dir: Path | None, interval: float, on_event, stop,  # noqa: ANN001
-          landmarker: Path | None = None, prior: str = "data") -> Any:
+          landmarker: Path | None = None, prior: str = "data", neutral: Any = None) -> Any:
     predictor = _core("emotui.learn.predictor", "watching").Predictor.load(model_dir, prior)
     monitor = _core("emotui.live.monitor", "watching")
     with _core("emotui.live.logstore", "watching").LogStore() as store:
         return monitor.run_monitor(source, predictor=predictor, interval=interval, max_faces=MONITOR_MAX_FACES,
-                                   store=store, on_event=on_event, stop=stop, landmarker=landmarker)
+                                   store=store, on_event=on_event, stop=stop, landmarker=landmarker,
+                                   neutral=neutral)
+
+
+def neutral_pins() -> Any:
+    return _core("emotui.live.neutral", "setting the neutral face").NeutralPins()
 
 
 def export(session: str, fmt: str, out: Path) -> Path:

@@ -13,17 +13,21 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label
 
+from ..errors import EmotuiError
 from ..events import Finished, Prediction, SourceState
 from ..labels import CLASSES
 from ..progress_render import shown
-from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, MeasuredTable, ProbabilityBars
+from .charts import CLASS_COLORS, BatchedTable, FixedText, LineChart, ProbabilityBars
 from .face_preview import FacePreview
 from .fields import PathInput, shorten_middle
 from .jobs import Jobs
 from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent
+from .monitor_text import BOX_FULL_FROM, label_lines, status_text
+from .tracks_table import TracksTable
 
 MODEL_NAME_WIDTH = 24  # app.tcss #model-name max-width
+BIG_LABEL_ROWS = 3  # app.tcss #big-label height
 HISTORY_FRAMES = 60  # the sliding window of the history chart, in analysed frames
 RECENT_ROWS = 200
 REDRAW_SECONDS = 0.25  # widgets follow the predictions at most this often, however fast they arrive
@@ -60,6 +64,7 @@ class MonitorPane(JobPane):
         self.pending_tracks: dict[str, Prediction] = {}
         self.slow_drawn = 0.0
         self.restart = False  # watch again once the current watch has ended (the model changed)
+        self.neutral = None  # the watch's pinned neutral faces (emotui.live.neutral.NeutralPins), set by the n key
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="fields"):
@@ -74,11 +79,12 @@ class MonitorPane(JobPane):
             with Vertical(id="now"):
                 yield FixedText("press w to watch", id="big-label")
                 yield ProbabilityBars(id="probs")
-            yield LineChart("emotion history (colours as the bars)", id="history-chart", ylim=(0.0, 1.0), xlabel="frame")
+            yield LineChart("emotion history (colours as the bars)", id="history-chart", ylim=(0.0, 1.0), xlabel="frame",
+                            fitted=True)
             yield FacePreview(id="preview")
         with Horizontal(id="monitor-tables"):
             yield BatchedTable(id="recent", cursor_type="row", zebra_stripes=True, every=TABLE_SECONDS, keep=RECENT_ROWS)
-            yield MeasuredTable(id="tracks", cursor_type="row")
+            yield TracksTable(id="tracks")
 
     def on_mount(self) -> None:
         # Fixed widths, each its column's widest value: measured widths grew with whatever values happened to be
@@ -86,14 +92,14 @@ class MonitorPane(JobPane):
         recent = self.query_one("#recent", BatchedTable)
         for name, width in (("time", 8), ("frame", 5), ("face", 4), ("label", 8), ("conf", 4)):
             recent.add_column(name, key=name, width=width)
-        tracks = self.query_one("#tracks", MeasuredTable)
-        # the box, least needed, is what a narrow screen cuts
-        for name, width in (("face", 4), ("label", 8), ("conf", 4), ("frame", 5), ("box", 21)):
-            tracks.add_column(name, key=name, width=width)
         self.query_one("#preview").display = False
         self.query_one("#probs", ProbabilityBars).show(None)
         self._show_status()
         self.set_interval(REDRAW_SECONDS, self._redraw)
+
+    def on_resize(self) -> None:
+        self._show_status()  # its wording depends on the width
+        self.query_one("#tracks", TracksTable).show_full_boxes(self.size.width >= BOX_FULL_FROM)
 
     @property
     def model_name(self) -> str:
@@ -137,12 +143,30 @@ class MonitorPane(JobPane):
         self.history.clear()
         self.frame_times.clear()
         self.set_headline("opening")
+        self.neutral = self.jobs.neutral_pins()  # a neutral is the person's of one watch: a new watch starts without
         self._show_status()
-        self._watch(source, self.model, interval, self.begin())
+        self._watch(source, self.model, interval, self.begin(), self.neutral)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="watch")
-    def _watch(self, source: str, model: Path | None, interval: float, done) -> object:  # noqa: ANN001
-        return self.call_job(done, self.jobs.watch, source, model_dir=model, interval=interval)
+    def _watch(self, source: str, model: Path | None, interval: float, done, neutral) -> object:  # noqa: ANN001
+        pins = {} if neutral is None else {"neutral": neutral}  # jobs without the real monitor take none
+        return self.call_job(done, self.jobs.watch, source, model_dir=model, interval=interval, **pins)
+
+    def set_neutral(self) -> None:
+        """The n key: the latest frame's face is the person's neutral face, their reference from now on."""
+        if not self.running:
+            self.notify("press w to watch first: the neutral face is taken from the latest frame", severity="warning")
+            return
+        if self.neutral is None:
+            self.notify("this watch takes no neutral face (a stand-in source)", severity="warning")
+            return
+        try:
+            message = self.neutral.set_from_latest()
+        except EmotuiError as exc:  # no face in view, or several: the user says which, by being alone in view
+            self.notify(str(exc), title="neutral face not set", severity="warning")
+            return
+        self.notify(message, title="neutral face")
+        self._show_status()
 
     @property
     def fps(self) -> float | None:
@@ -153,8 +177,10 @@ class MonitorPane(JobPane):
     def _show_status(self) -> None:
         fps = f"{self.fps:.1f}" if self.fps is not None else "-"
         latency = f"{self.latency:.0f} ms" if self.latency is not None else "-"
-        self.query_one("#monitor-status", FixedText).update(
-            f"camera [b]{self.camera}[/]  {fps} frames/s  latency {latency}  session {shown(self.session or '-')}")
+        neutral = self.neutral.status() if self.neutral is not None and self.camera != "off" else None
+        status = self.query_one("#monitor-status", FixedText)
+        status.update(status_text(self.source, self.camera, fps, latency, neutral, shown(self.session or "-"),
+                                  status.size.width or 78))
 
     @on(JobEvent)
     def _event(self, message: JobEvent) -> None:
@@ -210,21 +236,6 @@ class MonitorPane(JobPane):
         if not self.stopping:
             self.set_headline(f"{p.label} {p.confidence:.0%}" if p.label else "no face")
 
-    def _update_track(self, p: Prediction) -> None:
-        table = self.query_one("#tracks", MeasuredTable)
-        key = str(p.track)
-        box = "-"
-        if p.bbox:
-            x0, y0, x1, y1 = (int(v) for v in p.bbox)
-            box = f"{x1 - x0}x{y1 - y0} at {x0},{y0}"
-        values = {"face": key, "label": shown(p.label or "-"), "conf": f"{p.confidence:.0%}", "frame": str(p.frame),
-                  "box": box}
-        if key in table.rows:
-            for column, value in values.items():
-                table.update_cell(key, column, value)
-        else:
-            table.add_row(*values.values(), key=key)
-
     def _redraw(self, force: bool = False) -> None:
         """Cheap parts (label, bars, status) up to 4 times a second; tables and chart, which make Textual lay out
         the screen or take tens of ms to draw, once a second."""
@@ -245,7 +256,7 @@ class MonitorPane(JobPane):
         self.query_one("#recent", BatchedTable).flush()
         tracks, self.pending_tracks = self.pending_tracks, {}
         for p in tracks.values():
-            self._update_track(p)
+            self.query_one("#tracks", TracksTable).show(p)
         x = [float(frame) for frame, _ in self.history]
         self.query_one("#history-chart", LineChart).draw(
             {name: x for name in CLASSES}, {name: [probs.get(name, 0.0) for _, probs in self.history]
@@ -258,7 +269,8 @@ class MonitorPane(JobPane):
         self._redraw(force=True)
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#big-label", FixedText).update(shown(describe_error(message.error)[:60]))
+            label = self.query_one("#big-label", FixedText)
+            label.update(shown(label_lines(describe_error(message.error), label.size.width or 32, BIG_LABEL_ROWS)))
         else:
             self.set_headline("stopped" if self.stopping else "ended")
         if self.restart:

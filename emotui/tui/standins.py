@@ -224,7 +224,8 @@ class StandIns:
                     model_sizes=lambda: ("small", "base"), name="stand-in", sessions=self.sessions,
                     session_overview=self.session_overview,
                     new_model_dir=lambda: config.data_dir() / "models" / "standin-model",
-                    models=self.models, describe_model=self.describe_model)
+                    models=self.models, describe_model=self.describe_model,
+                    neutral_pins=lambda: None)  # its faces have no landmarks to pin
 
 
 def _entry(path: Path, accuracy: float, macro_f1: float, part: str, faces: int, persons: int,

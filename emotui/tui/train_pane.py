@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual import on, work
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, ScrollableContainer, Vertical
 from textual.widgets import Input, Label, Select, Static
 
 from ..events import EpochMetrics, Finished
@@ -20,6 +20,7 @@ from .job_pane import JobPane, describe_error
 from .messages import JobEnded, JobEvent, ModelReady
 
 CHART_SECONDS = 0.5
+SHORT_PANE_ROWS = 26  # the pane's height at 80x24 is 20
 DEFAULTS = {"epochs": "20", "batch": "64", "lr": "0.001", "val": "0.1"}
 
 
@@ -55,11 +56,19 @@ class TrainPane(JobPane):
         with Horizontal(id="train-live"):
             yield BatchedTable(id="epochs-table", cursor_type="row", zebra_stripes=True)
             with Vertical(id="train-charts"):
-                yield LineChart("loss", id="loss-chart", xlabel="epoch")
-                yield LineChart("accuracy / macro-F1", id="acc-chart", ylim=(0.0, 1.0), xlabel="epoch")
-        with Horizontal(id="train-results"):
+                yield LineChart("loss", id="loss-chart", xlabel="epoch", fitted=True)
+                yield LineChart("accuracy / macro-F1", id="acc-chart", ylim=(0.0, 1.0), xlabel="epoch", fitted=True)
+        with ScrollableContainer(id="train-results"):  # focusable: the arrow keys scroll it where it is short
             yield Static(id="confusion")
             yield Static(id="per-class")
+
+    def on_resize(self) -> None:
+        # 80x24 and other short screens: the results keep 5 rows of each table in view (app.tcss TrainPane.-short),
+        # their titles left out
+        short = self.size.height < SHORT_PANE_ROWS
+        if short != self.has_class("-short"):
+            self.set_class(short, "-short")
+            self._show_tables()
 
     def on_mount(self) -> None:
         table = self.query_one("#epochs-table", BatchedTable)
@@ -83,8 +92,7 @@ class TrainPane(JobPane):
     def use_features(self, paths: list[Path]) -> None:
         self.features = [Path(p) for p in paths]
         if not self.running:
-            self.query_one("#train-status", FixedText).update(
-                f"features: {shown(', '.join(p.name for p in self.features))} - press t to train")
+            self._show_status(f"features: {shown(', '.join(p.name for p in self.features))} - press t to train")
 
     def settings(self) -> dict:
         def read(widget_id: str, kind, low: float, high: float, what: str):  # noqa: ANN001, ANN202
@@ -119,12 +127,14 @@ class TrainPane(JobPane):
             self.notify(str(exc), title="training not started", severity="error")
             return
         self.history.clear()
+        self.summary = {}
         self.query_one("#epochs-table", BatchedTable).clear()
         self.query_one("#confusion", Static).update("")
         self.query_one("#per-class", Static).update("")
+        self.remove_class("-results")
         self._draw()
         self.out = self.jobs.new_model_dir()
-        self.query_one("#train-status", FixedText).update(f"training a {shown(settings['model_size'])} model into {shown(self.out)}")
+        self._show_status(f"training a {shown(settings['model_size'])} model into {shown(self.out)}")
         self.set_headline("starting")
         self._train(list(self.features), self.out, settings, self.begin())
 
@@ -170,21 +180,30 @@ class TrainPane(JobPane):
             self._draw()
             self._show_results(event.summary)
 
-    def _show_results(self, summary: dict) -> None:
-        self.summary = summary
+    def _show_status(self, text: str) -> None:
+        # Two lines where one is short of room (80 columns: the model's name, the figures, what they were measured
+        # on); rare enough to lay the screen out again for
+        self.query_one("#train-status", FixedText).update(text, layout=True)
+
+    def _show_tables(self) -> None:
+        summary, titled = self.summary, not self.has_class("-short")
+        self.set_class(bool(summary.get("confusion_matrix") or summary.get("per_class")), "-results")
         classes = summary.get("classes") or list(CLASSES)
         if summary.get("confusion_matrix") is not None:
-            self.query_one("#confusion", Static).update(confusion_table(summary["confusion_matrix"], classes))
+            self.query_one("#confusion", Static).update(confusion_table(summary["confusion_matrix"], classes, titled))
         if summary.get("per_class"):
-            self.query_one("#per-class", Static).update(per_class_table(summary["per_class"], classes))
+            self.query_one("#per-class", Static).update(per_class_table(summary["per_class"], classes, titled))
+
+    def _show_results(self, summary: dict) -> None:
+        self.summary = summary
+        self._show_tables()
         acc, f1 = summary.get("accuracy"), summary.get("macro_f1")
         if acc is not None and f1 is not None:
             measured = summary.get("measured_on")
             on = f"  {shown(measured_text(**measured))}" if measured else ""
             note = f"  ({shown(summary['note'])})" if summary.get("note") else ""
-            self.query_one("#train-status", FixedText).update(  # at 80 columns the end is cut: the model's name
-                f"accuracy [b]{acc:.1%}[/]  macro-F1 [b]{f1:.1%}[/]{on}  model {shown(self.out.name if self.out else '-')}"
-                f"{note}")
+            self._show_status(f"model {shown(self.out.name if self.out else '-')}  accuracy [b]{acc:.1%}[/]  "
+                              f"macro-F1 [b]{f1:.1%}[/]{on}{note}")
 
     @on(JobEnded)
     def _ended(self, message: JobEnded) -> None:
@@ -192,7 +211,7 @@ class TrainPane(JobPane):
         self._draw_if_due()
         if message.error is not None:
             self.set_headline("failed")
-            self.query_one("#train-status", FixedText).update(f"[red]{shown(describe_error(message.error))}[/]")
+            self._show_status(f"[red]{shown(describe_error(message.error))}[/]")
             return
         self.set_headline("stopped" if self.stopping else "done")
         model = Path(message.result) if message.result is not None else None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from emotui.tui.app import EmotuiApp, Settings
 from emotui.tui.extract_pane import ExtractPane
+from emotui.tui.jobs import Jobs
 from emotui.tui.models_view import ModelsScreen, NewModelScreen
 from emotui.tui.monitor_pane import MonitorPane
 from emotui.tui.standins import StandIns
@@ -19,10 +20,10 @@ from ..tui_helpers import plots_settled, tables_settled, wait_until
 SIZE = (100, 32)
 
 
-def make_app() -> EmotuiApp:
+def make_app(jobs: Jobs | None = None) -> EmotuiApp:
     # A dataset path that does not exist: the stand-in makes up its images, the same on every machine.
     return EmotuiApp(Settings(data=Path("datasets/sample"), source="camera.mp4", interval=1.0),
-                     jobs=StandIns(frames=6).jobs())
+                     jobs=jobs or StandIns(frames=6).jobs())
 
 
 async def settle(pilot) -> None:  # noqa: ANN001
