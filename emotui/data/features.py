@@ -419,6 +419,24 @@ def vote_targets(df) -> np.ndarray | None:  # noqa: ANN001
     return (votes / votes.sum(1, keepdims=True)).astype(np.float32)
 
 
+def dataset_name(path: Path, df, paths: list[Path]) -> str:  # noqa: ANN001 - pandas.DataFrame
+    """The name a file's faces and persons go by: its stem; for renderings of a dataset (`emotui degrade`: rows
+    naming their `source` image and its `source_key` in that dataset), the dataset's, and the stem of its own
+    features file where one is loaded beside them (`ckplus48` or `ckplus48-<hash>`). The same persons, other
+    cameras: splits keep a person's renderings with the person, and the dataset's weight counts them once."""
+    if not {"source", "source_key", "render_face_px"} <= set(df.columns) or df.empty:
+        return path.stem
+    source, key = str(df["source"].iloc[0]), str(df["source_key"].iloc[0])
+    if not (key and source.endswith(key)):
+        return path.stem
+    origin = Path(source[: -len(key)]).name
+    for other in paths:
+        stem = Path(other).stem
+        if Path(other) != path and (stem == origin or stem.startswith(origin + "-")) and "-renders" not in stem:
+            return stem
+    return origin
+
+
 def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: ANN001
     """Read one or more features files; keep faces with a known label and finite features. Raises DatasetError
     when none are usable. `on_warning(text)` hears of rows dropped for non-finite features."""
@@ -429,7 +447,8 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         labels = df["label"].map(lambda v: normalize_label(v) if isinstance(v, str) else None)
         keep = (df["status"] == "ok") & labels.notna()
         ok = df[keep]
-        source = {"path": str(path), "name": path.stem, "sha256": sha256_of(path), "rows": int(len(df)),
+        name = dataset_name(path, df, paths)
+        source = {"path": str(path), "name": name, "sha256": sha256_of(path), "rows": int(len(df)),
                   "used": int(keep.sum()), "skipped": int((~keep).sum()), "labelled_images": int(labels.notna().sum())}
         source["mirror_view"] = "+".join(features_mirror_views(path, df))
         if "split" in df.columns:  # images kept for judging, faces found or not (a missed face counts as wrong)
@@ -465,9 +484,9 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         source["held_out"] = int(held.sum())
         subjects = table_subjects(ok)
         parts.append((points, blend, label_idx,
-                      np.array([f"{path.stem}/{s}" for s in subjects.astype(str)], dtype=object),
+                      np.array([f"{name}/{s}" for s in subjects.astype(str)], dtype=object),
                       ok["path"].astype(str).to_numpy(dtype=object), targets,
-                      np.full(len(ok), path.stem, dtype=object), held, *views))
+                      np.full(len(ok), name, dtype=object), held, *views))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
     parts = _same_descriptors(parts, sources, on_warning)

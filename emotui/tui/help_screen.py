@@ -25,7 +25,7 @@ KEYS = (
     ("n", ("this is my neutral face: the face in view, alone, is its person's rest face from now on, what a "
            "model with references judges expressions against")),
     ("s", "the sessions: every logged session, the highlighted one's chart and label shares"),
-    ("X", "in the sessions: export the highlighted session in the format and to the file above the list "
+    ("X", "in the sessions: export the highlighted session in the format and to the file below the list "
           "(Enter in that field or the Export button too; r reloads the list)"),
     ("m", "models: every model found, its test figures, data and date; Enter: the monitor uses it, d: the default"),
     ("1 2 3", "the extraction, training, monitor pane"),

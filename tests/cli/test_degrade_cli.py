@@ -42,6 +42,17 @@ def test_degrade_then_extract_gives_features_of_the_same_persons(tmp_path):
     for row in df.itertuples():
         assert (row.subject, row.split) == subjects[row.source.rsplit("/", 1)[-1]]
 
+    # loaded beside the originals' own features file, the copies are the same dataset and the same persons
+    from emotui.data.features import load_features
+
+    originals = tmp_path / "faces-0a1b2c3d.parquet"  # extract's default name: the dataset's, then a hash
+    assert run("extract", dataset, "--out", originals, "--workers", 1).exit_code == 0
+    fs = load_features([originals, features])
+    assert set(fs.datasets) == {"faces-0a1b2c3d"} and [s["name"] for s in fs.sources] == ["faces-0a1b2c3d"] * 2
+    assert set(fs.subjects) == {f"faces-0a1b2c3d/{subject}" for _, _, subject, _ in FACES}
+    alone = load_features([features])  # without them, the copies go by their dataset's folder name
+    assert set(alone.datasets) == {"faces"}
+
 
 def test_without_out_the_copies_go_under_the_data_dir(tmp_path, _isolated_data):
     dataset = small_dataset(tmp_path / "faces")
