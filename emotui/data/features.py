@@ -26,6 +26,7 @@ from .appearance import APPEARANCE_WIDTHS, N_HOG, N_PIXELS, appearance_mirror_ma
 from ..errors import DatasetError
 from ..labels import CLASSES, normalize_label
 from .landmarker import BLENDSHAPE_NAMES, N_LANDMARKS, sha256_of
+from .mirror import BLENDSHAPE_MIRROR
 
 FEATURE_SPEC_VERSION = 2
 REFERENCE_MIN_FACES = 3
@@ -134,12 +135,7 @@ def mirror_map(mean_points: np.ndarray) -> np.ndarray:
 def blendshape_mirror_map(width: int = N_BLENDSHAPES) -> np.ndarray:
     """Index permutation that swaps every ...Left blendshape with its ...Right twin, by name; for descriptors
     `width` wide (blendshapes then appearance) the appearance's own mirror map follows."""
-    names = list(BLENDSHAPE_NAMES)
-    out = np.arange(len(names))
-    for i, name in enumerate(names):
-        for a, b in (("Left", "Right"), ("Right", "Left")):
-            if name.endswith(a):
-                out[i] = names.index(name[: -len(a)] + b)
+    out = BLENDSHAPE_MIRROR.copy()
     if width == N_BLENDSHAPES:
         return out
     if width - N_BLENDSHAPES not in APPEARANCE_WIDTHS:
