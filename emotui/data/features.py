@@ -436,7 +436,7 @@ def dataset_name(path: Path, df, paths: list[Path]) -> str:  # noqa: ANN001 - pa
 def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: ANN001
     """Read one or more features files; keep faces with a known label and finite features. Raises DatasetError
     when none are usable. `on_warning(text)` hears of rows dropped for non-finite features."""
-    parts, sources = [], []
+    parts, sources, holders = [], [], []  # holders: the file each part came from
     for path in paths:
         path = Path(path)
         df = read_feature_table(path)
@@ -479,26 +479,28 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         held = split.isin(HELD_OUT_SPLITS).to_numpy() if split is not None else np.zeros(len(ok), dtype=bool)
         source["held_out"] = int(held.sum())
         subjects = table_subjects(ok)
+        holders.append(str(path))
         parts.append((points, blend, label_idx,
                       np.array([f"{name}/{s}" for s in subjects.astype(str)], dtype=object),
                       ok["path"].astype(str).to_numpy(dtype=object), targets,
                       np.full(len(ok), name, dtype=object), held, *views))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
-    parts = _same_descriptors(parts, sources, on_warning)
+    parts = _same_descriptors(parts, holders, sources, on_warning)
     cat = [np.concatenate([p[i] for p in parts]) for i in range(11)]
     return FeatureSet(*cat[:5], sources=sources, targets=cat[5], datasets=cat[6], held_out=cat[7],
                       view_points=cat[8], view_blend=cat[9], has_view=cat[10])
 
 
-def _same_descriptors(parts: list[tuple], sources: list[dict], on_warning) -> list[tuple]:  # noqa: ANN001
+def _same_descriptors(parts: list[tuple], holders: list[str], sources: list[dict],
+                      on_warning) -> list[tuple]:  # noqa: ANN001
     """Faces of files with more and less appearance cannot share one model input: then all go with what every
     file holds (the HOG without the crop's pixels, or the blendshapes alone)."""
     widths = {p[1].shape[1] for p in parts}
     if len(widths) == 1:
         return parts
     width = min(widths)
-    lacking = [s["path"] for s, p in zip([s for s in sources if s.get("used")], parts) if p[1].shape[1] == width]
+    lacking = [path for path, p in zip(holders, parts) if p[1].shape[1] == width]  # holders[i]: parts[i]'s file
     if on_warning is not None:
         what = "no appearance" if width == N_BLENDSHAPES else "no face crops"
         on_warning(f"{', '.join(lacking)} hold {what} (made by an older emotui): training on what every file holds; "

@@ -135,3 +135,14 @@ def test_a_model_of_crop_tokens_reads_the_pixels_and_refuses_files_without_them(
     pq.write_table(table.drop_columns(["crop"]), old)
     with pytest.raises(EmotuiError, match="appearance.*extract it again"):
         evaluate(old, predictor=predictor)
+
+
+def test_files_with_and_without_crops_train_on_the_hog_and_name_the_older_file(ck_subset_features, tmp_path):
+    table = pq.read_table(ck_subset_features)
+    old = tmp_path / "old.parquet"
+    pq.write_table(table.drop_columns(["crop"]), old)
+    warnings: list[str] = []
+    fs = load_features([ck_subset_features, old], on_warning=warnings.append)
+    assert fs.blendshapes.shape[1] == N_BLENDSHAPES + N_HOG
+    assert len(warnings) == 1 and "old.parquet" in warnings[0] and "no face crops" in warnings[0]
+    assert ck_subset_features.name not in warnings[0]
