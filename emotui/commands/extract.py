@@ -57,6 +57,10 @@ def extract(dataset: Path, out: Path | None, workers: int | None, engine: str, a
     test/) or a CSV manifest with path,label[,subject] columns. A second run only does what is new or changed;
     Ctrl-C saves what is finished (run again to resume).
     """
+    if engine == "local":
+        from ..data.pool import warm_up
+
+        warm_up(workers)  # first: the workers' imports then run beside ours and the dataset's reading
     from ..data.datasets import describe_unknown, discover
     from ..data.extraction import features_path_for, run_extraction
     from ..data.landmarker import resolve_landmarker

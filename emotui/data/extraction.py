@@ -39,7 +39,7 @@ from .features_file import check_features_file, parts_dir
 from .landmarker import resolve_landmarker, sha256_of
 from .mirror import mirror_mode
 from .parts import PartWriter
-from .pool import run_pool
+from .pool import cpu_count as _cpu_count, run_pool, warm_up
 from .schema import BASE_SCHEMA, OPTIONAL_COLUMNS, STATUSES
 
 STAGE = "extract"
@@ -129,15 +129,17 @@ def run_extraction(
     on Ray (emotui.data.extraction_ray): `workers` is then its actors (default: the cluster's CPUs) and `address` the
     cluster's (default: a local instance). `mirror_view` gives each face its mirror view: "derive" (default) from its
     one detection, "detect" by meshing the mirrored image too (twice MediaPipe's work), "off" (emotui.data.mirror;
-    measured in models/default/NOTES.md). `retry_missed` detects
-    again the images recorded with no face or an error (after an emotui that finds more faces). `_task` replaces the worker's batch function (tests use it to crash a
-    worker).
+    measured in models/default/NOTES.md). `retry_missed` detects again the images recorded with no face or an error
+    (after an emotui that finds more faces). `_task` replaces the worker's batch function (tests use it to crash
+    a worker).
     """
     import pandas as pd
 
     from .datasets import discover
 
     started = time.perf_counter()
+    if engine == "local":
+        warm_up(workers)
     stop = stop or threading.Event()
     if max_faces < 1:
         raise EmotuiError("--max-faces must be at least 1")
@@ -271,13 +273,6 @@ def _summarise(table, frame, out: Path, model_sha: str, **run: Any) -> Extractio
 
 
 MAX_WORKERS_PER_CORE = 4
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 @contextlib.contextmanager

@@ -10,8 +10,6 @@ import dataclasses
 import hashlib
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -61,6 +59,9 @@ def download_landmarker(dest: Path, on_progress: ProgressFn | None = None, url: 
     """Download to a temporary file beside dest, verify it, then rename: a partial download is never used."""
     url = url or os.environ.get("EMOTUI_LANDMARKER_URL", LANDMARKER_URL)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    import urllib.error  # here: ~17 ms of every worker's start otherwise
+    import urllib.request
+
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name, suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
@@ -178,8 +179,10 @@ class Landmarker:
         self._image_task = None if video else self._task  # IMAGE mode, for crops, tiles and bordered copies
         self._last_ts = -1
 
-    def _create(self, video: bool):  # noqa: ANN202 - mediapipe's FaceLandmarker
-        return _new_task(self.model_path, video, self.max_faces, self.min_confidence)
+    def _create(self, video: bool):  # noqa: ANN202 - a ResultReader: mediapipe's FaceLandmarker, giving arrays
+        from .mediapipe_result import ResultReader
+
+        return ResultReader(_new_task(self.model_path, video, self.max_faces, self.min_confidence))
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None, *, want: int | None = None) -> list[Face]:
         """Faces in an RGB uint8 image. VIDEO mode needs increasing timestamps; equal ones are nudged forward.
@@ -272,9 +275,7 @@ class Landmarker:
 
         width, height = size or (rgb.shape[1], rgb.shape[0])
         image = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
-        task = task or self._task
-        result = task.detect_for_video(image, ts) if ts is not None else task.detect(image)
-        return _faces_of(result, width, height)
+        return _faces_of(*(task or self._task)(image, ts), width, height)
 
     def close(self) -> None:
         for task in {id(t): t for t in (self._task, self._image_task) if t is not None}.values():
@@ -306,17 +307,15 @@ def _new_task(model_path: Path, video: bool, max_faces: int, min_confidence: flo
         return vision.FaceLandmarker.create_from_options(options)
 
 
-def _faces_of(result, width: int, height: int) -> list[Face]:  # noqa: ANN001 - a FaceLandmarkerResult
-    """MediaPipe's result as Faces, bboxes in pixels of a `width` x `height` image. A model that gives no or
-    other blendshapes gets zeros, and no pose the identity, so every Face has the columns' shapes."""
+def _faces_of(landmarks: list, blendshapes: list, poses: list, width: int, height: int) -> list[Face]:
+    """A result's arrays (emotui.data.mediapipe_result) as Faces, bboxes in pixels of a `width` x `height` image.
+    A model that gives no or other blendshapes gets zeros, and no pose the identity, so every Face has the columns'
+    shapes."""
     faces = []
-    for i, points in enumerate(result.face_landmarks):
-        landmarks = np.array([(p.x, p.y, p.z) for p in points], dtype=np.float32)
-        shapes = result.face_blendshapes[i] if result.face_blendshapes else []
-        blendshapes = np.array([c.score for c in shapes], dtype=np.float32)
-        if blendshapes.shape != (len(BLENDSHAPE_NAMES),):
-            blendshapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
-        matrices = result.facial_transformation_matrixes
-        transform = np.asarray(matrices[i], dtype=np.float32) if matrices else np.eye(4, dtype=np.float32)
-        faces.append(Face(landmarks, blendshapes, transform.reshape(4, 4), face_bbox(landmarks, width, height)))
+    for i, points in enumerate(landmarks):
+        shapes = blendshapes[i] if i < len(blendshapes) else None
+        if shapes is None or shapes.shape != (len(BLENDSHAPE_NAMES),):
+            shapes = np.zeros(len(BLENDSHAPE_NAMES), dtype=np.float32)
+        transform = poses[i] if i < len(poses) else np.eye(4, dtype=np.float32)
+        faces.append(Face(points, shapes, transform, face_bbox(points, width, height)))
     return faces
