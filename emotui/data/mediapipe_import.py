@@ -1,4 +1,4 @@
-"""mediapipe without its drawing helpers' (and microphone helper's) import cost: `import mediapipe` runs every task's module, and
+"""mediapipe without its drawing helpers' import cost: `import mediapipe` runs every task's module, and
 vision.drawing_utils imports matplotlib.pyplot, ~1.6 s of a ~2 s import (measured by cProfile on 2 shared cores,
 benchmarks/extract_phases.py). emotui never draws with them, yet every extraction (and each forkserver start) paid it.
 
@@ -13,9 +13,7 @@ import importlib.machinery
 import importlib.util
 import sys
 
-# sounddevice (PortAudio, for mediapipe's audio tasks' microphone helper): another ~35 ms of every import.
-LAZY = frozenset({"mediapipe.tasks.python.vision.drawing_utils", "mediapipe.tasks.python.vision.drawing_styles",
-                  "sounddevice"})
+LAZY = frozenset({"mediapipe.tasks.python.vision.drawing_utils", "mediapipe.tasks.python.vision.drawing_styles"})
 
 
 class _LazyDrawing(importlib.abc.MetaPathFinder):
