@@ -208,6 +208,7 @@ class FeatureSet:
     view_points: np.ndarray | None = None  # (n, 478, 3) the face meshed in the mirrored image (Face.mirror_view)
     view_blend: np.ndarray | None = None  # (n, like blendshapes)
     has_view: np.ndarray | None = None  # (n,) bool: False for zeros (that pass missed the face, or an older file)
+    rendered: np.ndarray | None = None  # (n,) bool: a copy made by `emotui degrade`, not a camera's own image
 
     def __post_init__(self) -> None:
         if self.has_ref is None:
@@ -221,6 +222,8 @@ class FeatureSet:
         if self.has_view is None:
             self.view_points, self.view_blend = np.zeros_like(self.points), np.zeros_like(self.blendshapes)
             self.has_view = np.zeros(len(self.labels), dtype=bool)
+        if self.rendered is None:
+            self.rendered = np.zeros(len(self.labels), dtype=bool)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -229,7 +232,7 @@ class FeatureSet:
         return FeatureSet(self.points[idx], self.blendshapes[idx], self.labels[idx], self.subjects[idx],
                           self.paths[idx], self.sources, self.ref_points[idx], self.ref_blend[idx], self.has_ref[idx],
                           self.targets[idx], self.datasets[idx], self.held_out[idx], self.view_points[idx],
-                          self.view_blend[idx], self.has_view[idx])
+                          self.view_blend[idx], self.has_view[idx], self.rendered[idx])
 
     def without_appearance(self) -> FeatureSet:
         """The same faces described by their landmarks and blendshapes alone."""
@@ -252,7 +255,7 @@ class FeatureSet:
         flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
         views = FeatureSet(views.view_points, views.view_blend, views.labels, views.subjects, views.paths,
                            self.sources, views.ref_points[:, point_mirror] * flip, views.ref_blend[:, blend_mirror],
-                           views.has_ref, views.targets, views.datasets, views.held_out)
+                           views.has_ref, views.targets, views.datasets, views.held_out, rendered=views.rendered)
         return concatenate([base, views])
 
 
@@ -483,13 +486,20 @@ def load_features(paths: list[Path], on_warning=None) -> FeatureSet:  # noqa: AN
         parts.append((points, blend, label_idx,
                       np.array([f"{name}/{s}" for s in subjects.astype(str)], dtype=object),
                       ok["path"].astype(str).to_numpy(dtype=object), targets,
-                      np.full(len(ok), name, dtype=object), held, *views))
+                      np.full(len(ok), name, dtype=object), held, *views, _rendered(ok)))
     if not parts:
         raise DatasetError("no labelled faces in " + ", ".join(str(p) for p in paths))
     parts = _same_descriptors(parts, holders, sources, on_warning)
-    cat = [np.concatenate([p[i] for p in parts]) for i in range(11)]
+    cat = [np.concatenate([p[i] for p in parts]) for i in range(12)]
     return FeatureSet(*cat[:5], sources=sources, targets=cat[5], datasets=cat[6], held_out=cat[7],
-                      view_points=cat[8], view_blend=cat[9], has_view=cat[10])
+                      view_points=cat[8], view_blend=cat[9], has_view=cat[10], rendered=cat[11])
+
+
+def _rendered(rows) -> np.ndarray:  # noqa: ANN001 - pandas.DataFrame
+    """Which rows are renderings (emotui.data.renderings writes their parameters beside them)."""
+    if "render_face_px" not in rows.columns:
+        return np.zeros(len(rows), dtype=bool)
+    return rows["render_face_px"].notna().to_numpy(dtype=bool)
 
 
 def _same_descriptors(parts: list[tuple], holders: list[str], sources: list[dict],
@@ -507,7 +517,7 @@ def _same_descriptors(parts: list[tuple], holders: list[str], sources: list[dict
                    "extract again to use it all")
     for s in sources:
         s["appearance"] = s.get("appearance") and width > N_BLENDSHAPES
-    return [(p[0], p[1][:, :width], *p[2:9], p[9][:, :width], p[10]) for p in parts]
+    return [(p[0], p[1][:, :width], *p[2:9], p[9][:, :width], *p[10:]) for p in parts]
 
 
 # ---------------------------------------------------------------- augmentation (torch, batched)

@@ -47,13 +47,19 @@ class PartJudge:
         if mode == "none":
             return {"mode": "none"}
         before = {name: self.evaluate(name)[1] for name in ("val", "test") if len(self.data.part_idx(name))}
-        labels = self.data.tensors["val"][-1]
-        logits = self._over_views("val", self.model.mirrored_logits)  # what a temperature and bias apply to
-        temperature, bias = fit_temperature_and_bias(logits.numpy(), labels.numpy(), bias=mode == "prior")
+        labels = self.data.tensors["val"][-1].numpy()
+        logits = self._over_views("val", self.model.mirrored_logits).numpy()  # what a temperature and bias apply to
+        # Renderings are fitted on only when there is nothing else: they are degraded copies (less sure faces, in
+        # their dataset's class mix again), and a temperature fitted on them over-sharpens cameras' own faces.
+        real = ~self.data.fs.rendered[self.data.part_idx("val")]
+        if real.any():
+            logits, labels = logits[real], labels[real]
+        temperature, bias = fit_temperature_and_bias(logits, labels, bias=mode == "prior")
         self.model.temperature.fill_(temperature)
         self.model.logit_bias.copy_(torch.as_tensor(bias, dtype=torch.float32))
         after = {name: self.evaluate(name)[1] for name in before}
-        return {"mode": mode, "temperature": temperature, "logit_bias": [round(float(v), 4) for v in bias],
+        return {"mode": mode, "fitted_on": int(len(labels)), "temperature": temperature,
+                "logit_bias": [round(float(v), 4) for v in bias],
                 **{f"{name}_ece": {"before": before[name]["ece"], "after": after[name]["ece"]} for name in before},
                 **{f"{name}_accuracy": {"before": before[name]["accuracy"], "after": after[name]["accuracy"]}
                    for name in before},

@@ -68,6 +68,8 @@ def help_content() -> Group:
             ("no face", "images where the landmarker found no face"),
             ("unreadable", "files that cannot be read or decoded (empty, corrupt, not an image)"),
             ("error", "images the landmarker failed on"),
+            ("skipped", "entries named like images that are not files (a pipe, device, folder or broken link): "
+                        "recorded with the reason, never opened; shown when there are any"),
             ("Skipped", "status, why (the reason), image (its path under the dataset folder)"),
         )),
         Text(),

@@ -78,3 +78,6 @@ def test_help_tells_the_monitor_threshold_and_the_files():
                      for column in table.columns for cell in column._cells)
     assert f"under {UNCERTAIN_BELOW:.0%}" in text and "calibrating" in text and "best epoch so far" in text
     assert str(config.data_dir()) in text and str(config.log_db_path()) in text and str(config.models_dir()) in text
+    from emotui.data.schema import STATUSES
+
+    assert all(status.replace("_", " ") in text for status in STATUSES)  # every status the extract pane can count
