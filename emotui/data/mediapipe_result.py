@@ -54,9 +54,9 @@ class ResultReader:
         try:
             arrays = _read(result)
             if self.direct is None:
-                self.direct = _same(arrays, _arrays_of(FaceLandmarkerResult.from_ctypes(result)))
-                if not self.direct:
-                    return _arrays_of(FaceLandmarkerResult.from_ctypes(result))
+                public = _arrays_of(FaceLandmarkerResult.from_ctypes(result))
+                self.direct = _same(arrays, public)
+                return public
             return arrays
         finally:
             task._lib.MpFaceLandmarkerCloseResult(ctypes.byref(result))
