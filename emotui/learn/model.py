@@ -1,6 +1,7 @@
 """The expression classifier: a small transformer over facial-region tokens, a blendshape token and a class token,
-and/or a two-layer MLP over the whole face. The default size, "transformer", attends over the whole face (that MLP
-ending in a token), the blendshapes, 5 appearance cells and 16 regions; "mlp" is the MLP alone.
+and/or a two-layer MLP over the whole face. "transformer" attends over the whole face (that MLP ending in a
+token), the blendshapes, 5 appearance cells and 16 regions; the default, "transformer-crop", adds 9 tokens of a
+small CNN over the aligned crop (emotui.learn.crop_encoder); "mlp" is the MLP alone.
 
 Regions are computed, not typed: k-means over the training set's mean canonical face groups the 478 landmarks
 into `n_regions` patches; each patch's points (padded to the largest patch) are embedded by a per-region linear

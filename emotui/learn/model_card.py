@@ -90,6 +90,15 @@ def _calibration(cal: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _file_name(source: dict, data: list[dict]) -> str:
+    """A features file's dataset name, and its own file where another file has the same name (renderings of a
+    dataset count as its persons, so they take its name)."""
+    name = f"`{source['name']}`"
+    if sum(s["name"] == source["name"] for s in data) < 2:
+        return name
+    return f"{name} (file `{Path(source['path']).name}`)"
+
+
 def render_card(config: dict, notes: str = "") -> str:
     t, metrics, classes = config["training"], config["metrics"], config["classes"]
     cfg = t["config"]
@@ -100,7 +109,7 @@ def render_card(config: dict, notes: str = "") -> str:
     if not config.get("complete", True):
         lines += ["**Training was stopped before the end**: these are the best weights up to then.", ""]
     lines += ["## Data", "", "Features files it was trained on (the images themselves are not part of the model):", ""]
-    lines += [f"- `{s['name']}`: {s['used']} labelled faces used"
+    lines += [f"- {_file_name(s, t['data'])}: {s['used']} labelled faces used"
               + (" **for testing only** (`--test-on`)" if s.get("test_only") else
                  f", {s['held_out']} of them held out for testing by the data's own split" if s.get("held_out") else "")
               + f", {s['skipped']} rows skipped (no face)"

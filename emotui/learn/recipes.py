@@ -11,7 +11,7 @@ so the dashboard can read it while it draws.
 
 from __future__ import annotations
 
-DEFAULT_MODEL_SIZE = "transformer"
+DEFAULT_MODEL_SIZE = "transformer-crop"  # the shipped default since 2026-12-07 (models/default/NOTES.md)
 MODEL_SIZES = ("mlp", "transformer", "transformer-crop", "tiny", "small")  # what train --model-size takes
 
 RECIPES: dict[str, dict] = {

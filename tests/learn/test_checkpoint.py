@@ -6,6 +6,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,7 +51,12 @@ def test_the_model_card_describes_the_shipped_weights():
     test = config["metrics"]["test"]
     assert f"sha256 `{checksum[:16]}" in card and f"accuracy **{test['accuracy']:.3f}**" in card
     assert "research and evaluation only" in card  # the data's terms, from the hand-written notes
-    assert config["training"]["config"]["views"] and "mirror view (the face meshed again" in card
+    assert config["training"]["config"]["views"] and "the face meshed again in the mirrored image" in card
+    # the renderings it trained on share their dataset's name: the card names each file
+    names = [s["name"] for s in config["training"]["data"]]
+    for source in config["training"]["data"]:
+        listed = f"`{source['name']}` (file `{Path(source['path']).name}`)"
+        assert (listed in card) == (names.count(source["name"]) > 1)
 
 
 @pytest.mark.parametrize("wide", [0, 32])  # with and without the whole-face MLP beside the transformer
