@@ -59,7 +59,7 @@ class Predictor:
         ref_blend = None if ref_blend is None else self._descriptors(ref_blend)
         views = None if views is None else (views[0], self._descriptors(views[1]), views[2])
         arrays = [points, blendshapes] + ([] if ref_points is None else [ref_points, ref_blend, has_ref])
-        has = np.flatnonzero(views[2]) if views is not None else np.zeros(0, dtype=np.int64)
+        has = self._own_views(points, blendshapes, views)
         if len(has):  # in the same batch: for a frame's few faces one call costs what two would each
             seen = [views[0][has], views[1][has]]
             if ref_points is not None:  # the view is of the mirrored image: so is its person's reference
@@ -72,6 +72,19 @@ class Predictor:
         out, extra = out[:n], out[n:]
         out[has] = (out[has] + extra) / 2
         return out
+
+    def _own_views(self, points: np.ndarray, blend: np.ndarray, views: tuple | None) -> np.ndarray:
+        """Indices of the faces whose mirror view adds something: a view derived from the face's own detection
+        (emotui.data.mirror) is the mirror image the model averages in anyway, and judging it again would double
+        the classifier's time for the same probabilities. A view detected in the mirrored image is its own mesh."""
+        if views is None or not views[2].any():
+            return np.zeros(0, dtype=np.int64)
+        has = np.flatnonzero(views[2])
+        flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+        mirrored = points[has][:, self.model.point_mirror.numpy()] * flip
+        same = (np.abs(views[0][has] - mirrored).max(axis=(1, 2)) <= 1e-4) & \
+            (np.abs(views[1][has] - blend[has][:, self.model.blend_mirror.numpy()]).max(axis=1) <= 1e-5)
+        return has[~same]
 
     def _descriptors(self, blend: np.ndarray) -> np.ndarray:
         """The descriptor columns this model reads: the blendshapes, and the appearance if it was trained on it."""
