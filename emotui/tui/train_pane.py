@@ -143,7 +143,8 @@ class TrainPane(JobPane):
         return self.call_job(done, self.jobs.train, features, out, on_warning=self._warn, **settings)
 
     def _warn(self, text: str) -> None:  # from the training thread: faces left out, classes with no faces
-        self.app.call_from_thread(self.notify, text, title="training", severity="warning", timeout=15)
+        # a minute: these come as training starts, and a user looking at the charts must still find them there
+        self.app.call_from_thread(self.notify, text, title="training", severity="warning", timeout=60)
 
     def _draw_if_due(self) -> None:
         if self.charts_due:

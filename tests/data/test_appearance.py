@@ -83,7 +83,8 @@ def test_a_model_of_appearance_refuses_faces_without_it(ck_subset_features, tmp_
     out = tmp_path / "m"
     run_training([ck_subset_features], out, epochs=2, test_fraction=0.2, val_fraction=0.15, seed=1)
     predictor = Predictor.load(out)
-    assert predictor.config["architecture"]["appearance"] == N_HOG  # the default size reads no pixels
+    arch = predictor.config["architecture"]  # the default size reads the HOG and the crop's pixels
+    assert arch["appearance"] == N_HOG + arch["crop_side"] ** 2 and arch["crop_grid"] > 0
     assert evaluate(ck_subset_features, predictor=predictor)["n_faces"] > 300
     old = tmp_path / "old.parquet"
     pq.write_table(pq.read_table(ck_subset_features).drop_columns(["appearance"]), old)
