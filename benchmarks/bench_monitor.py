@@ -181,11 +181,9 @@ def main() -> None:
         print(f"throughput: pipeline {f:.1f} frames/s / bare decode+landmarks {b:.1f} frames/s = {f / b:.2f} "
               f"(target >= 0.85; rounds {', '.join(f'{x / y:.2f}' for x, y in zip(full, bare))})")
         c, lg = statistics.median(classify), statistics.median(log)
-        alone = classifier_alone(args.video, classifier) if hasattr(classifier, "predict_arrays") else float("nan")
-        with_views = classifier_alone(args.video, classifier, views=True) if hasattr(classifier, "predict_arrays") \
-            else float("nan")
-        derived = classifier_alone(args.video, classifier, views="derive") if hasattr(classifier, "predict_arrays") \
-            else float("nan")
+        alone, with_views, derived = (classifier_alone(args.video, classifier, views=v)
+                                      if hasattr(classifier, "predict_arrays") else float("nan")
+                                      for v in (False, True, "derive"))
         print(f"classifier per face on its own: {alone:.2f} ms CPU; with its mirror view batched in (intervals from "
               f"1 s) {with_views:.2f} ms (target <= 2 ms); with a derived mirror view (shorter intervals) "
               f"{derived:.2f} ms")

@@ -63,9 +63,7 @@ class Predictor:
         if len(has):  # in the same batch: for a frame's few faces one call costs what two would each
             seen = [views[0][has], views[1][has]]
             if ref_points is not None:  # the view is of the mirrored image: so is its person's reference
-                flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
-                seen += [ref_points[has][:, self.model.point_mirror.numpy()] * flip,
-                         ref_blend[has][:, self.model.blend_mirror.numpy()], has_ref[has]]
+                seen += [*self._mirrored(ref_points[has], ref_blend[has]), has_ref[has]]
             arrays = [np.concatenate([a, b]) for a, b in zip(arrays, seen)]
         out = self._probabilities(arrays, batch_size)
         n = len(points)
@@ -80,11 +78,15 @@ class Predictor:
         if views is None or not views[2].any():
             return np.zeros(0, dtype=np.int64)
         has = np.flatnonzero(views[2])
-        flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
-        mirrored = points[has][:, self.model.point_mirror.numpy()] * flip
-        same = (np.abs(views[0][has] - mirrored).max(axis=(1, 2)) <= 1e-4) & \
-            (np.abs(views[1][has] - blend[has][:, self.model.blend_mirror.numpy()]).max(axis=1) <= 1e-5)
+        mirror_points, mirror_blend = self._mirrored(points[has], blend[has])
+        same = (np.abs(views[0][has] - mirror_points).max(axis=(1, 2)) <= 1e-4) & \
+            (np.abs(views[1][has] - mirror_blend).max(axis=1) <= 1e-5)
         return has[~same]
+
+    def _mirrored(self, points: np.ndarray, blend: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The model's own mirror (ExpressionTransformer.mirror) on numpy arrays."""
+        flip = np.array([-1.0, 1.0, 1.0], dtype=np.float32)
+        return points[:, self.model.point_mirror.numpy()] * flip, blend[:, self.model.blend_mirror.numpy()]
 
     def _descriptors(self, blend: np.ndarray) -> np.ndarray:
         """The descriptor columns this model reads: the blendshapes, and the appearance if it was trained on it."""
