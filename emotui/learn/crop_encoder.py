@@ -29,6 +29,20 @@ class CropEncoder(nn.Module):
                                  nn.AdaptiveAvgPool2d(grid))
         self.project = nn.Linear(width, dim)
 
+    def fuse_for_inference(self) -> None:
+        """Fold each BatchNorm into the convolution before it: the same outputs (to float rounding) for ~0.1 ms less
+        a face (of ~3). For a model that only judges from now on: it can no longer train, and its
+        state_dict no longer matches the checkpoint's."""
+        from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+        layers, fused = list(self.net), []
+        while layers:
+            layer = layers.pop(0)
+            if isinstance(layer, nn.Conv2d) and layers and isinstance(layers[0], nn.BatchNorm2d):
+                layer = fuse_conv_bn_eval(layer, layers.pop(0))
+            fused.append(layer)
+        self.net = nn.Sequential(*fused)
+
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         """(B, side * side) pixels in 0-1 -> (B, grid * grid, dim) tokens."""
         x = pixels.reshape(-1, 1, self.side, self.side)

@@ -28,6 +28,8 @@ class Predictor:
         if prior == "balanced":
             model.logit_bias.zero_()  # the fitted bias is the prior; the temperature stays
         self.prior = prior
+        if getattr(model, "crop", None) is not None:
+            model.crop.fuse_for_inference()
 
         self._torch = torch
         self.model = model

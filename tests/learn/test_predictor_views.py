@@ -48,3 +48,22 @@ def test_derived_views_are_not_judged_twice(predictor, kind, monkeypatch):
     else:  # a second mesh of each face: judged beside it, and it moves the probabilities
         assert len(extra) == len(points) and judged == [2 * len(points), len(points)]
         assert np.abs(with_views - alone).max() > 1e-4
+
+
+def test_fused_crop_network_judges_as_the_checkpoint_does(predictor):
+    """The Predictor folds the crop CNN's BatchNorms into its convolutions: real video faces get the probabilities
+    of the checkpoint's own, unfused network."""
+    import torch
+
+    from emotui.learn.checkpoint import load_checkpoint
+
+    unfused = load_checkpoint(predictor.model_dir)[0]
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in predictor.model.modules())
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in unfused.modules())
+    points, blend, _ = face_inputs(_frames("off"))
+    blend = predictor._descriptors(blend)
+    with torch.inference_mode():
+        want = unfused.probabilities(torch.from_numpy(points), torch.from_numpy(blend)).numpy()
+    got = predictor.predict_arrays(points, blend)
+    assert np.abs(got - want).max() < 1e-5
+    assert (got.argmax(1) == want.argmax(1)).all()
