@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.server
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,12 @@ SHARED_TASK = SHARED / "models" / "face_landmarker.task"
 # Tests read the landmarker from ../shared when the checkout has none (CI copies it into models/).
 if not (REPO / "models" / "face_landmarker.task").exists() and SHARED_TASK.exists():
     os.environ.setdefault("EMOTUI_LANDMARKER", str(SHARED_TASK))
+
+
+# A shell starts background jobs with SIGINT ignored, and children inherit that: the Ctrl-C tests would then send a
+# signal their emotui never sees. A handled signal is reset to the default in each child, which Python then handles.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):  # noqa: ANN001

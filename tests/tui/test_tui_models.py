@@ -135,7 +135,9 @@ async def train_in_dashboard(app, pilot, epochs: str, lr: str):  # noqa: ANN001,
     await pilot.press("t")
     await wait_until(pilot, lambda: train.headline in ("done", "failed"), timeout=300, what="training")
     assert train.headline == "done", notifications(app)
-    await wait_until(pilot, lambda: isinstance(app.screen, NewModelScreen), timeout=60, what="the question")
+    # pushed is not yet composed: under load the buttons come a few frames later
+    await wait_until(pilot, lambda: isinstance(app.screen, NewModelScreen) and bool(app.screen.query(Button)),
+                     timeout=60, what="the question")
     return train.out, app.screen
 
 
